@@ -1,0 +1,240 @@
+-- ---------------------------------------------------------------------------
+-- Tables (DESIGN section 3). group_id leads every key; ids come from one
+-- sequence per table (not identity columns, so that a row inserted straight
+-- into a cache_entries partition gets an id too).
+-- ---------------------------------------------------------------------------
+
+-- Generic row trigger in C: moves updated_at on every UPDATE and refuses a
+-- change of group_id or of any column named in the trigger arguments.
+CREATE FUNCTION @extschema@.row_guard() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'containers_vreg_row_guard' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.row_guard() IS
+  'Trigger (internal): BEFORE UPDATE row trigger that sets updated_at = now() and refuses (SQLSTATE 23514) a change of group_id or of any column named in the trigger arguments. Rule: DESIGN section 3 (group_id never changes; updated_at moves on every update).';
+
+-- registries ----------------------------------------------------------------
+CREATE SEQUENCE @extschema@.registries_id_seq;
+
+CREATE TABLE @extschema@.registries (
+  group_id    bigint      NOT NULL,
+  id          bigint      NOT NULL DEFAULT nextval('@extschema@.registries_id_seq'),
+  name        text        NOT NULL,
+  description text,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT registries_pkey PRIMARY KEY (group_id, id),
+  CONSTRAINT registries_name_key UNIQUE (group_id, name),
+  CONSTRAINT registries_name_check
+    CHECK (char_length(name) BETWEEN 1 AND 255 AND name ~ '[^[:space:]]'),
+  CONSTRAINT registries_description_check
+    CHECK (char_length(description) <= 1024)
+);
+ALTER SEQUENCE @extschema@.registries_id_seq OWNED BY @extschema@.registries.id;
+COMMENT ON TABLE @extschema@.registries IS
+  'A virtual registry: one URL in front of up to 5 ordered upstreams. At most 5 registries per group (GitLab''s container limit).';
+
+-- At most 5 registries per group, also under concurrent inserts (C trigger:
+-- takes a per-group advisory lock, then counts with the latest snapshot).
+CREATE FUNCTION @extschema@.registries_limit() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'containers_vreg_registries_limit' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.registries_limit() IS
+  'Trigger (internal): BEFORE INSERT row trigger on registries refusing (SQLSTATE 23514) a 6th registry in a group. Serialises inserts per group with a transaction-level advisory lock and counts with the latest snapshot, so it holds under any isolation level. Rule: DESIGN section 3, GitLab container limit of 5 registries per top-level group.';
+
+CREATE TRIGGER registries_limit BEFORE INSERT ON @extschema@.registries
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.registries_limit();
+CREATE TRIGGER registries_row_guard BEFORE UPDATE ON @extschema@.registries
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.row_guard();
+
+-- upstreams -----------------------------------------------------------------
+CREATE SEQUENCE @extschema@.upstreams_id_seq;
+
+CREATE FUNCTION @extschema@.check_upstream_url(url text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'containers_vreg_check_upstream_url'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.check_upstream_url(text) IS
+  'check_upstream_url(url text) -> boolean. Returns true for an acceptable upstream URL; otherwise raises SQLSTATE 23514 (check_violation) with a message naming the problem: scheme other than http/https, missing or malformed host, userinfo, bad port, whitespace or control characters, or a host that is localhost or a loopback / private / link-local / unspecified / multicast / reserved address, in any encoding (decimal 2130706433, hex 0x7f.1, octal, IPv4-mapped IPv6 [::ffff:127.0.0.1]). NULL in, NULL out. The database cannot resolve DNS: the service must re-check the resolved address at connect time. Rule: DESIGN section 3 (upstreams.url).';
+
+CREATE TABLE @extschema@.upstreams (
+  group_id             bigint      NOT NULL,
+  id                   bigint      NOT NULL DEFAULT nextval('@extschema@.upstreams_id_seq'),
+  url                  text        NOT NULL,
+  cache_validity_hours smallint    NOT NULL DEFAULT 24,
+  credentials          jsonb,
+  credentials_fingerprint bytea    NOT NULL DEFAULT '\x'::bytea,
+  name                 text        NOT NULL DEFAULT '',
+  description          text,
+  created_at           timestamptz NOT NULL DEFAULT now(),
+  updated_at           timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT upstreams_pkey PRIMARY KEY (group_id, id),
+  CONSTRAINT upstreams_url_credentials_key UNIQUE (group_id, url, credentials_fingerprint),
+  CONSTRAINT upstreams_url_length_check CHECK (char_length(url) <= 255),
+  CONSTRAINT upstreams_url_check CHECK (@extschema@.check_upstream_url(url)),
+  CONSTRAINT upstreams_cache_validity_hours_check CHECK (cache_validity_hours >= 0),
+  CONSTRAINT upstreams_name_check CHECK (char_length(name) <= 255),
+  CONSTRAINT upstreams_description_check CHECK (char_length(description) <= 1024)
+);
+ALTER SEQUENCE @extschema@.upstreams_id_seq OWNED BY @extschema@.upstreams.id;
+COMMENT ON TABLE @extschema@.upstreams IS
+  'A registry that a virtual registry pulls from (Docker Hub, ghcr.io, quay.io, a private registry). credentials holds a sealed envelope, never plaintext.';
+COMMENT ON COLUMN @extschema@.upstreams.cache_validity_hours IS
+  'Hours a cached tag manifest stays fresh; 0 = every pull of a tag revalidates. Digest-addressed entries never go stale.';
+COMMENT ON COLUMN @extschema@.upstreams.credentials_fingerprint IS
+  'Keyed fingerprint of the plaintext credentials (empty when none): lets UNIQUE (group_id, url, credentials_fingerprint) refuse duplicates without storing plaintext.';
+
+CREATE TRIGGER upstreams_row_guard BEFORE UPDATE ON @extschema@.upstreams
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.row_guard();
+
+-- registry_upstreams ----------------------------------------------------------
+CREATE SEQUENCE @extschema@.registry_upstreams_id_seq;
+
+CREATE TABLE @extschema@.registry_upstreams (
+  group_id    bigint      NOT NULL,
+  id          bigint      NOT NULL DEFAULT nextval('@extschema@.registry_upstreams_id_seq'),
+  registry_id bigint      NOT NULL,
+  upstream_id bigint      NOT NULL,
+  position    smallint    NOT NULL DEFAULT 1,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT registry_upstreams_pkey PRIMARY KEY (group_id, id),
+  CONSTRAINT registry_upstreams_upstream_key UNIQUE (group_id, registry_id, upstream_id),
+  CONSTRAINT registry_upstreams_position_key UNIQUE (group_id, registry_id, position)
+    DEFERRABLE INITIALLY DEFERRED,
+  CONSTRAINT registry_upstreams_position_check CHECK (position BETWEEN 1 AND 5),
+  CONSTRAINT registry_upstreams_registry_fkey FOREIGN KEY (group_id, registry_id)
+    REFERENCES @extschema@.registries (group_id, id) ON DELETE CASCADE,
+  CONSTRAINT registry_upstreams_upstream_fkey FOREIGN KEY (group_id, upstream_id)
+    REFERENCES @extschema@.upstreams (group_id, id) ON DELETE CASCADE
+);
+ALTER SEQUENCE @extschema@.registry_upstreams_id_seq OWNED BY @extschema@.registry_upstreams.id;
+CREATE INDEX registry_upstreams_upstream_idx
+  ON @extschema@.registry_upstreams (group_id, upstream_id);
+COMMENT ON TABLE @extschema@.registry_upstreams IS
+  'Ordered link between a registry and an upstream. Positions of a registry are exactly 1..n (n <= 5) at every commit.';
+
+CREATE TRIGGER registry_upstreams_row_guard BEFORE UPDATE ON @extschema@.registry_upstreams
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.row_guard('registry_id', 'upstream_id');
+
+-- cache_entries (hash-partitioned by group_id) --------------------------------
+CREATE FUNCTION @extschema@.object_storage_prefix(group_id bigint) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $$ SELECT 'groups/' || $1::text || '/' $$;
+COMMENT ON FUNCTION @extschema@.object_storage_prefix(bigint) IS
+  'object_storage_prefix(group_id bigint) -> text. The object-storage key prefix that every cache entry of the group lies under, e.g. ''groups/42/''. NULL in, NULL out; no errors. Rule: DESIGN section 3 (no purge in one group can name another group''s object).';
+
+CREATE SEQUENCE @extschema@.cache_entries_id_seq;
+
+CREATE TABLE @extschema@.cache_entries (
+  group_id            bigint      NOT NULL,
+  id                  bigint      NOT NULL DEFAULT nextval('@extschema@.cache_entries_id_seq'),
+  upstream_id         bigint      NOT NULL,
+  relative_path       text        NOT NULL,
+  status              smallint    NOT NULL DEFAULT 0,
+  upstream_checked_at timestamptz NOT NULL DEFAULT now(),
+  upstream_etag       text,
+  size                bigint      NOT NULL,
+  file                text        NOT NULL,
+  object_storage_key  text        NOT NULL,
+  content_type        text        NOT NULL DEFAULT 'application/octet-stream',
+  file_md5            bytea,
+  file_sha1           bytea       NOT NULL,
+  digest              text,
+  downloads_count     bigint      NOT NULL DEFAULT 0,
+  downloaded_at       timestamptz NOT NULL DEFAULT now(),
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  updated_at          timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT cache_entries_pkey PRIMARY KEY (group_id, id),
+  CONSTRAINT cache_entries_object_storage_key_key UNIQUE (group_id, object_storage_key),
+  CONSTRAINT cache_entries_relative_path_check
+    CHECK (char_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
+  CONSTRAINT cache_entries_status_check CHECK (status IN (0, 1, 2, 3)),
+  CONSTRAINT cache_entries_upstream_etag_check CHECK (char_length(upstream_etag) <= 255),
+  CONSTRAINT cache_entries_size_check CHECK (size >= 0),
+  CONSTRAINT cache_entries_file_check CHECK (char_length(file) BETWEEN 1 AND 1024),
+  CONSTRAINT cache_entries_object_storage_key_check
+    CHECK (char_length(object_storage_key) <= 1024
+           AND starts_with(object_storage_key, @extschema@.object_storage_prefix(group_id))
+           AND char_length(object_storage_key) > char_length(@extschema@.object_storage_prefix(group_id))
+           AND object_storage_key !~ '(^|/)\.\.?(/|$)'
+           AND object_storage_key !~ '//'
+           AND object_storage_key !~ '[[:cntrl:]\\]'),
+  CONSTRAINT cache_entries_content_type_check CHECK (char_length(content_type) BETWEEN 1 AND 255),
+  CONSTRAINT cache_entries_file_md5_check CHECK (octet_length(file_md5) = 16),
+  CONSTRAINT cache_entries_file_sha1_check CHECK (octet_length(file_sha1) = 20),
+  CONSTRAINT cache_entries_digest_check
+    CHECK (digest ~ '^sha256:[0-9a-f]{64}$' OR digest ~ '^sha512:[0-9a-f]{128}$'),
+  CONSTRAINT cache_entries_downloads_count_check CHECK (downloads_count >= 0)
+) PARTITION BY HASH (group_id);
+ALTER SEQUENCE @extschema@.cache_entries_id_seq OWNED BY @extschema@.cache_entries.id;
+COMMENT ON TABLE @extschema@.cache_entries IS
+  'One cached manifest or blob of an upstream. Hash-partitioned by group_id. status: 0 live, 1 processing (claimed for destruction), 2 pending destruction, 3 error. At most one live entry per (group_id, upstream_id, relative_path).';
+COMMENT ON COLUMN @extschema@.cache_entries.relative_path IS
+  'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:...';
+COMMENT ON COLUMN @extschema@.cache_entries.size IS 'Bytes.';
+
+-- At most one live entry per (upstream, path); any number of non-live ones.
+CREATE UNIQUE INDEX cache_entries_live_path_key
+  ON @extschema@.cache_entries (group_id, upstream_id, relative_path) WHERE status = 0;
+-- Digest lookup: a digest path matches a live entry with that digest under any name.
+CREATE INDEX cache_entries_live_digest_idx
+  ON @extschema@.cache_entries (group_id, upstream_id, digest) WHERE status = 0 AND digest IS NOT NULL;
+-- Cleanup policy: live entries by last download.
+CREATE INDEX cache_entries_live_downloaded_at_idx
+  ON @extschema@.cache_entries (group_id, downloaded_at) WHERE status = 0;
+-- Destruction queue: everything that is not live, oldest change first.
+CREATE INDEX cache_entries_destruction_idx
+  ON @extschema@.cache_entries (status, updated_at) WHERE status <> 0;
+
+CREATE TRIGGER cache_entries_row_guard BEFORE UPDATE ON @extschema@.cache_entries
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.row_guard('object_storage_key');
+
+-- Partitions: created by one function so that tests (and operators who split
+-- the table) build partitions exactly the way the install script does.
+CREATE FUNCTION @extschema@.create_hash_partitions(parent regclass, modulus integer)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  digits integer := greatest(2, length((modulus - 1)::text));
+  parent_name text;
+  parent_schema text;
+BEGIN
+  IF modulus IS NULL OR modulus < 1 OR modulus > 1024 THEN
+    RAISE EXCEPTION 'modulus must be between 1 and 1024, not %', modulus
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT c.relname, n.nspname INTO parent_name, parent_schema
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.oid = parent;
+  FOR r IN 0 .. modulus - 1 LOOP
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+                   parent_schema, parent_name || '_' || lpad(r::text, digits, '0'),
+                   parent, modulus, r);
+  END LOOP;
+  RETURN modulus;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.create_hash_partitions(regclass, integer) IS
+  'create_hash_partitions(parent regclass, modulus integer) -> integer. Creates partitions <parent>_00 .. <parent>_<modulus-1> (zero-padded to at least 2 digits) FOR VALUES WITH (MODULUS modulus, REMAINDER r) and returns modulus. Errors: 22023 for a modulus outside 1..1024; any DDL error of CREATE TABLE. Used by the install script for cache_entries (modulus 16) and by tests for scratch tables.';
+REVOKE ALL ON FUNCTION @extschema@.create_hash_partitions(regclass, integer) FROM PUBLIC;
+
+SELECT @extschema@.create_hash_partitions('@extschema@.cache_entries', 16);
+
+-- pg_dump keeps the user data: every partition (registering the parent dumps
+-- no rows) and every sequence. Derived state (download buffer) is not dumped.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.registries', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.upstreams', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.registry_upstreams', '');
+DO $$
+DECLARE part regclass;
+BEGIN
+  -- one call per statement: pg_extension_config_dump updates pg_extension
+  FOR part IN SELECT inhrelid::regclass FROM pg_catalog.pg_inherits
+               WHERE inhparent = '@extschema@.cache_entries'::regclass ORDER BY 1
+  LOOP
+    PERFORM pg_catalog.pg_extension_config_dump(part, '');
+  END LOOP;
+END $$;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.registries_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.upstreams_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.registry_upstreams_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.cache_entries_id_seq', '');

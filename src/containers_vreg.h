@@ -1,0 +1,26 @@
+/*
+ * containers_vreg.h
+ *		Shared declarations of the containers_vreg extension.
+ */
+#ifndef CONTAINERS_VREG_H
+#define CONTAINERS_VREG_H
+
+#include "postgres.h"
+
+/* Names of the extension's schema and tables (schema is fixed). */
+#define VREG_SCHEMA "containers_vreg"
+
+/* Limits from DESIGN section 3 / GitLab's container registry limits. */
+#define VREG_MAX_REGISTRIES_PER_GROUP 5
+#define VREG_MAX_UPSTREAMS_PER_REGISTRY 5
+
+/*
+ * Advisory lock classes. The lock tag's fourth field distinguishes these from
+ * pg_advisory_lock() (which uses 1 and 2), so an application's own advisory
+ * locks can never collide with the extension's.
+ */
+#define VREG_LOCKCLASS_REGISTRIES_OF_GROUP	0x7652
+
+extern void vreg_lock_group_key(int64 key, uint16 lockclass);
+
+#endif							/* CONTAINERS_VREG_H */

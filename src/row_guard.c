@@ -1,0 +1,173 @@
+/*
+ * row_guard.c
+ *		Generic row triggers: updated_at maintenance, immutable columns, and
+ *		the per-group registry limit.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/elog.h"
+
+#include "containers_vreg.h"
+
+static void
+check_trigger_context(FunctionCallInfo fcinfo, const char *funcname,
+					  bool before, uint32 event)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() was not called by the trigger manager", funcname)));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BEFORE(trigdata->tg_event) != before ||
+		(trigdata->tg_event & TRIGGER_EVENT_OPMASK) != event)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() must be fired %s %s for each row", funcname,
+						before ? "BEFORE" : "AFTER",
+						event == TRIGGER_EVENT_INSERT ? "INSERT" :
+						event == TRIGGER_EVENT_UPDATE ? "UPDATE" : "DELETE")));
+}
+
+/* Refuse a change of the named column between old and new tuple. */
+static void
+refuse_change(Relation rel, HeapTuple oldtup, HeapTuple newtup, const char *colname)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			attnum = SPI_fnumber(tupdesc, colname);
+	Form_pg_attribute att;
+	Datum		oldval,
+				newval;
+	bool		oldnull,
+				newnull;
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, RelationGetRelationName(rel))));
+	att = TupleDescAttr(tupdesc, attnum - 1);
+	oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
+	newval = heap_getattr(newtup, attnum, tupdesc, &newnull);
+	if (oldnull != newnull ||
+		(!oldnull && !datum_image_eq(oldval, newval, att->attbyval, att->attlen)))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("column \"%s\" of \"%s\" cannot be changed", colname,
+						RelationGetRelationName(rel)),
+				 errdetail("%s is set when the row is inserted and never changes.", colname),
+				 errhint("Delete the row and insert a new one instead."),
+				 errtablecol(rel, attnum)));
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_row_guard);
+
+/*
+ * BEFORE UPDATE FOR EACH ROW: group_id and the columns named in the trigger
+ * arguments never change; updated_at (when the table has it) becomes now().
+ */
+Datum
+containers_vreg_row_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	HeapTuple	oldtup,
+				newtup;
+	int			i;
+	int			attnum;
+
+	check_trigger_context(fcinfo, "row_guard", true, TRIGGER_EVENT_UPDATE);
+	rel = trigdata->tg_relation;
+	oldtup = trigdata->tg_trigtuple;
+	newtup = trigdata->tg_newtuple;
+
+	refuse_change(rel, oldtup, newtup, "group_id");
+	for (i = 0; i < trigdata->tg_trigger->tgnargs; i++)
+		refuse_change(rel, oldtup, newtup, trigdata->tg_trigger->tgargs[i]);
+
+	attnum = SPI_fnumber(RelationGetDescr(rel), "updated_at");
+	if (attnum > 0)
+	{
+		Datum		value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		bool		isnull = false;
+
+		newtup = heap_modify_tuple_by_cols(newtup, RelationGetDescr(rel),
+										   1, &attnum, &value, &isnull);
+	}
+	return PointerGetDatum(newtup);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_registries_limit);
+
+/*
+ * BEFORE INSERT FOR EACH ROW on registries: at most 5 per group.
+ *
+ * Inserts of one group are serialised by an advisory lock held to the end of
+ * the transaction; the count then uses the latest snapshot (as the RI
+ * triggers do), so a registry committed by a concurrent transaction is seen
+ * under READ COMMITTED, REPEATABLE READ and SERIALIZABLE alike.
+ */
+Datum
+containers_vreg_registries_limit(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static SPIPlanPtr plan = NULL;
+	Relation	rel;
+	HeapTuple	newtup;
+	bool		isnull;
+	Datum		group_id;
+	int64		count;
+	int			ret;
+
+	check_trigger_context(fcinfo, "registries_limit", true, TRIGGER_EVENT_INSERT);
+	rel = trigdata->tg_relation;
+	newtup = trigdata->tg_trigtuple;
+	group_id = heap_getattr(newtup, SPI_fnumber(RelationGetDescr(rel), "group_id"),
+							RelationGetDescr(rel), &isnull);
+	if (isnull)
+		return PointerGetDatum(newtup);	/* NOT NULL constraint reports it */
+
+	vreg_lock_group_key(DatumGetInt64(group_id), VREG_LOCKCLASS_REGISTRIES_OF_GROUP);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (plan == NULL)
+	{
+		Oid			argtypes[1] = {INT8OID};
+		SPIPlanPtr	p = SPI_prepare("SELECT count(*) FROM containers_vreg.registries WHERE group_id = $1",
+									1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	ret = SPI_execute_snapshot(plan, &group_id, NULL,
+							   GetLatestSnapshot(), InvalidSnapshot,
+							   false, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "counting registries failed: %s", SPI_result_code_string(ret));
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+
+	if (count >= VREG_MAX_REGISTRIES_PER_GROUP)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("group " INT64_FORMAT " already has %d registries, the limit",
+						DatumGetInt64(group_id), VREG_MAX_REGISTRIES_PER_GROUP),
+				 errdetail("A group may have at most %d registries.", VREG_MAX_REGISTRIES_PER_GROUP),
+				 errhint("Delete a registry of the group before creating another."),
+				 errtable(rel)));
+
+	return PointerGetDatum(newtup);
+}
