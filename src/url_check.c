@@ -25,6 +25,21 @@
  * multicast or reserved is refused; so are IPv6 addresses that embed such an
  * IPv4 address (mapped, compatible, SIIT, NAT64 64:ff9b::/96, 6to4).
  *
+ * Decisions where the design is silent:
+ *	 - '_' is refused in host names (not a valid host name character, and no
+ *	   public CA issues a certificate for one);
+ *	 - documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24,
+ *	   2001:db8::/32) are accepted: they are not internal networks, so they
+ *	   are no server-side request forgery risk, and tests can use them;
+ *	 - single-label names ("registry") and names that a resolver maps to a
+ *	   private address (127.0.0.1.nip.io) are accepted: the database cannot
+ *	   resolve DNS, the service must check the resolved address at connect
+ *	   time;
+ *	 - '%' is refused anywhere (not only in the host), and so are '' and the
+ *	   other characters RFC 3986 never allows unencoded;
+ *	 - an empty port ("host:/"), which WHATWG reads as the default port, is
+ *	   refused; leading zeros in a port are accepted.
+ *
  * Every message is a static sentence that never contains any part of the URL
  * (an upstream URL may carry a token in its path or query).
  */
