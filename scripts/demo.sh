@@ -67,6 +67,9 @@ if [ "$CLUSTER" -eq 1 ]; then
 fi
 
 PSQL=("$PGC_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+# shorten sha256 digests in printed paths: sha256:e2de96513ba9...
+short() { echo "regexp_replace($1, '(sha256:[0-9a-f]{12})[0-9a-f]+', '\\1...')"; }
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DBNAME" -c "CREATE DATABASE $DBNAME" >/dev/null
 "${PSQL[@]}" -d "$DBNAME" -c "CREATE EXTENSION containers_vreg" >/dev/null
 "${PSQL[@]}" -d "$DBNAME" -f scripts/demo.sql >/dev/null
@@ -136,8 +139,8 @@ show "the cache: entries per partition (one group lives in one partition)" "
    GROUP BY 1 ORDER BY 1"
 
 show "example resolve() calls (what the service asks on each request)" "
-  SELECT x.asked, r.result, r.entry_id, r.upstream_id, r.position, r.relative_path,
-         r.size, r.content_type, left(r.digest, 19) || '...' AS digest
+  SELECT $(short x.asked) AS asked, r.result, r.entry_id AS entry, r.position,
+         $(short r.relative_path) AS relative_path, r.size, $(short r.digest) AS digest
     FROM (VALUES
       (1, 'library/debian/manifests/trixie'),
       (2, 'library/debian/manifests/latest'),
@@ -149,7 +152,7 @@ show "example resolve() calls (what the service asks on each request)" "
    ORDER BY x.n"
 
 show "most downloaded entries (after flush_downloads)" "
-  SELECT relative_path, downloads_count, pg_size_pretty(size) AS size
+  SELECT $(short relative_path) AS relative_path, downloads_count, pg_size_pretty(size) AS size
     FROM containers_vreg.cache_entries WHERE group_id = $GROUP_ID AND status = 0
    ORDER BY downloads_count DESC, relative_path LIMIT 5"
 
