@@ -72,6 +72,10 @@ export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 short() { echo "regexp_replace($1, '(sha256:[0-9a-f]{12})[0-9a-f]+', '\\1...')"; }
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DBNAME" -c "CREATE DATABASE $DBNAME" >/dev/null
 "${PSQL[@]}" -d "$DBNAME" -c "CREATE EXTENSION containers_vreg" >/dev/null
+if [ "$("${PSQL[@]}" -d "$DBNAME" -At -c "SELECT to_regprocedure('containers_vreg.resolve(bigint,bigint,text)') IS NULL")" = t ]; then
+  echo "demo: this build of containers_vreg has no request path (containers_vreg.resolve) yet" >&2
+  exit 1
+fi
 "${PSQL[@]}" -d "$DBNAME" -f scripts/demo.sql >/dev/null
 tail -n +2 "$TRACE" | tr -d '\r' | "${PSQL[@]}" -d "$DBNAME" -c \
   "\\copy vreg_demo.trace (repository, reference, kind, digest, media_type, size_bytes, platform) FROM STDIN"
