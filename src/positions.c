@@ -478,7 +478,7 @@ containers_vreg_positions_before_update(PG_FUNCTION_ARGS)
 	if (new_pos < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("position %d of upstream " INT64_FORMAT " in registry " INT64_FORMAT " is below 1",
+				 errmsg("position %d for upstream " INT64_FORMAT " in registry " INT64_FORMAT " is below 1",
 						new_pos, upstream_id, registry_id),
 				 errhint("Positions start at 1.")));
 
