@@ -1,0 +1,1142 @@
+/*
+ * positions.c
+ *		The order of a registry's upstreams (DESIGN section 3,
+ *		registry_upstreams): triggers that keep positions 1..n (n <= 5) under
+ *		plain DML from any client, and the functions attach_upstream,
+ *		move_upstream, detach_upstream, delete_registry and
+ *		registry_upstreams.
+ *
+ * Rules (the README's "Upstream order" section is the user-facing version):
+ *
+ *	* INSERT without a position (the column has no default, so NULL) appends
+ *	  at max + 1; an explicit position that is free is kept (so rows arriving
+ *	  in any order, as in a restore, keep their exact positions); an explicit
+ *	  position that is taken is inserted there and the run of links at and
+ *	  after it moves down one place. A 6th link is refused (23514).
+ *	* UPDATE of position: a position below 1 is 22023, one above n is capped
+ *	  at n. A statement that changes the position of exactly one link of a
+ *	  registry is a move: the links in between shift by one (after the
+ *	  statement). A statement that changes several links of a registry is
+ *	  taken as given.
+ *	* DELETE (also the cascades from a deleted upstream or registry): after
+ *	  the statement, every remaining link moves up by the number of deleted
+ *	  links before it.
+ *	* At commit (deferred constraint trigger) the positions of every touched
+ *	  registry must be exactly 1..n.
+ *
+ * Concurrency: every path first locks the registry row FOR NO KEY UPDATE,
+ * and all reads and writes of links are done with the latest snapshot (as
+ * the RI triggers do), so concurrent changes of one registry are serialised
+ * and each sees the other's committed result. Under REPEATABLE READ and
+ * SERIALIZABLE our writes use the transaction snapshot as crosscheck: a link
+ * that changed after the transaction's snapshot makes the statement fail
+ * with 40001 instead of acting on a stale view. Deleting an upstream locks
+ * its registries in id order before its links cascade.
+ *
+ * Recursion: the shifts done by these triggers are UPDATEs of the same
+ * table. They are run with internal_depth set to the trigger depth at which
+ * their own triggers fire; those invocations recognise themselves and do
+ * nothing. The value is restored on the way out (PG_FINALLY), also on error,
+ * so it can never leak into another statement or transaction.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "containers_vreg.h"
+#include "positions.h"
+
+/* Trigger depth of the triggers fired by our own shifting UPDATEs; 0: none. */
+static int	internal_depth = 0;
+
+static int
+current_trigger_depth(void)
+{
+	return DatumGetInt32(OidFunctionCall0(F_PG_TRIGGER_DEPTH));
+}
+
+/* True when this trigger invocation was fired by one of our own shifts. */
+static bool
+fired_by_internal_shift(void)
+{
+	return internal_depth > 0 && current_trigger_depth() == internal_depth;
+}
+
+/* ------------------------------------------------------------------------
+ * SPI helpers
+ * ------------------------------------------------------------------------
+ */
+
+static SPIPlanPtr
+cached_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/*
+ * Run a plan with the latest snapshot. For a statement that writes, under
+ * REPEATABLE READ / SERIALIZABLE the transaction snapshot is the crosscheck:
+ * touching a row that this transaction cannot see raises 40001. AFTER
+ * triggers of the statement fire at its end (fire_triggers), so that our
+ * internal shifts are still recognised as internal when they fire.
+ */
+static int
+run_latest(SPIPlanPtr plan, Datum *values, const char *nulls, bool writes, long tcount)
+{
+	Snapshot	crosscheck = InvalidSnapshot;
+	int			ret;
+
+	if (writes && IsolationUsesXactSnapshot())
+	{
+		CommandCounterIncrement();
+		crosscheck = GetTransactionSnapshot();
+	}
+	ret = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+							   crosscheck, false, true, tcount);
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
+/* Run one of our own shifting UPDATEs; its triggers know they are internal. */
+static uint64
+run_internal_shift(SPIPlanPtr plan, Datum *values)
+{
+	int			saved = internal_depth;
+	uint64		processed = 0;
+
+	internal_depth = current_trigger_depth() + 1;
+	PG_TRY();
+	{
+		run_latest(plan, values, NULL, true, 0);
+		processed = SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		internal_depth = saved;
+	}
+	PG_END_TRY();
+	return processed;
+}
+
+static int64
+get_int64(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
+
+	return *isnull ? 0 : DatumGetInt64(d);
+}
+
+static int
+get_int16(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
+
+	return *isnull ? 0 : DatumGetInt16(d);
+}
+
+static int
+attnum_of(Relation rel, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attnum <= 0)
+		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
+			 name, RelationGetRelationName(rel));
+	return attnum;
+}
+
+/* Run the trigger's internal queries as the table owner, as RI triggers do. */
+typedef struct OwnerSwitch
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} OwnerSwitch;
+
+static void
+become_owner(Relation rel, OwnerSwitch *sw)
+{
+	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_NOFORCE_RLS);
+}
+
+static void
+restore_user(OwnerSwitch *sw)
+{
+	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+}
+
+static void
+check_trigger(FunctionCallInfo fcinfo, const char *funcname, bool before,
+			  bool row, uint32 event)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() was not called by the trigger manager", funcname)));
+	if ((TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) != 0) != row ||
+		TRIGGER_FIRED_BEFORE(trigdata->tg_event) != before ||
+		(event != 0 && (trigdata->tg_event & TRIGGER_EVENT_OPMASK) != event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s() fired for the wrong event", funcname)));
+}
+
+/* ------------------------------------------------------------------------
+ * Locks
+ * ------------------------------------------------------------------------
+ */
+
+bool
+vreg_lock_registry(int64 group_id, int64 registry_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	cached_plan(&plan,
+				"SELECT 1 FROM " VREG_SCHEMA ".registries"
+				" WHERE group_id = $1 AND id = $2 FOR NO KEY UPDATE",
+				2, argtypes);
+	run_latest(plan, values, NULL, false, 0);
+	return SPI_processed > 0;
+}
+
+static void
+registry_not_found(int64 group_id, int64 registry_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("registry " INT64_FORMAT " does not exist in group " INT64_FORMAT,
+					registry_id, group_id)));
+}
+
+static void
+link_not_found(int64 group_id, int64 registry_id, int64 upstream_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("upstream " INT64_FORMAT " is not linked to registry " INT64_FORMAT,
+					upstream_id, registry_id),
+			 errdetail("Group " INT64_FORMAT ".", group_id),
+			 errhint("containers_vreg.registry_upstreams() lists the registry's upstreams.")));
+}
+
+static void
+refuse_sixth(Relation rel, int64 registry_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("registry " INT64_FORMAT " already has %d upstreams, the limit",
+					registry_id, VREG_MAX_UPSTREAMS_PER_REGISTRY),
+			 errdetail("A registry may have at most %d upstreams.",
+					   VREG_MAX_UPSTREAMS_PER_REGISTRY),
+			 errhint("Detach an upstream from the registry first."),
+			 rel ? errtable(rel) : 0));
+}
+
+/* The links of one registry, read with the latest snapshot. */
+typedef struct LinkSet
+{
+	int			n;
+	int			max;
+	bool		taken[VREG_MAX_UPSTREAMS_PER_REGISTRY + 2];
+	int			conflict_position;	/* position of a link with the same
+									 * upstream or id, or 0 */
+	bool		conflict;
+} LinkSet;
+
+static void
+read_links(int64 group_id, int64 registry_id, int64 upstream_id,
+		   bool id_isnull, int64 id, LinkSet *set)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	uint64		i;
+
+	memset(set, 0, sizeof(*set));
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	cached_plan(&plan,
+				"SELECT id, upstream_id, position FROM " VREG_SCHEMA ".registry_upstreams"
+				" WHERE group_id = $1 AND registry_id = $2",
+				2, argtypes);
+	run_latest(plan, values, NULL, false, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		link_id = get_int64(tup, desc, 1, &isnull);
+		int64		link_upstream = get_int64(tup, desc, 2, &isnull);
+		int			pos = get_int16(tup, desc, 3, &isnull);
+
+		set->n++;
+		if (pos > set->max)
+			set->max = pos;
+		if (pos >= 1 && pos <= VREG_MAX_UPSTREAMS_PER_REGISTRY)
+			set->taken[pos] = true;
+		if (link_upstream == upstream_id || (!id_isnull && link_id == id))
+		{
+			set->conflict = true;
+			set->conflict_position = pos;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Triggers on registry_upstreams
+ * ------------------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(containers_vreg_positions_before_insert);
+
+/*
+ * BEFORE INSERT FOR EACH ROW: lock the registry, refuse a 6th link, fill a
+ * missing position with max + 1, keep a free explicit one, make room for a
+ * taken explicit one.
+ */
+Datum
+containers_vreg_positions_before_insert(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			att_pos;
+	bool		isnull,
+				g_null,
+				r_null,
+				u_null,
+				id_null,
+				pos_null;
+	int64		group_id,
+				registry_id,
+				upstream_id,
+				id;
+	int			pos;
+	OwnerSwitch sw;
+	LinkSet		set;
+
+	check_trigger(fcinfo, "positions_before_insert", true, true, TRIGGER_EVENT_INSERT);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = trigdata->tg_trigtuple;
+	att_pos = attnum_of(rel, "position");
+
+	group_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "group_id"), desc, &g_null));
+	registry_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "registry_id"), desc, &r_null));
+	upstream_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "upstream_id"), desc, &u_null));
+	id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "id"), desc, &id_null));
+	pos = DatumGetInt16(heap_getattr(tuple, att_pos, desc, &pos_null));
+	if (g_null || r_null || u_null)
+		return PointerGetDatum(tuple);	/* NOT NULL reports it */
+	(void) isnull;
+
+	become_owner(rel, &sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (!vreg_lock_registry(group_id, registry_id))
+	{
+		/* No such registry: the foreign key reports it. */
+		if (pos_null)
+			pos = 1;
+	}
+	else
+	{
+		read_links(group_id, registry_id, upstream_id, id_null, id, &set);
+		if (set.conflict)
+		{
+			/* Already linked (or the id exists): the unique key reports it. */
+			if (pos_null)
+				pos = set.conflict_position >= 1 ? set.conflict_position : 1;
+		}
+		else if (set.n >= VREG_MAX_UPSTREAMS_PER_REGISTRY)
+			refuse_sixth(rel, registry_id);
+		else if (pos_null)
+		{
+			pos = set.max + 1;
+			if (pos > VREG_MAX_UPSTREAMS_PER_REGISTRY)
+			{
+				/* only with a gap left by an unfinished reorder */
+				for (pos = 1; set.taken[pos]; pos++)
+					;
+			}
+		}
+		else if (pos >= 1 && pos <= VREG_MAX_UPSTREAMS_PER_REGISTRY && set.taken[pos])
+		{
+			/* Make room: the run of links at pos.. moves down one place. */
+			static SPIPlanPtr plan = NULL;
+			Oid			argtypes[4] = {INT8OID, INT8OID, INT2OID, INT2OID};
+			Datum		values[4];
+			int			end = pos;
+
+			while (end < VREG_MAX_UPSTREAMS_PER_REGISTRY && set.taken[end + 1])
+				end++;
+			values[0] = Int64GetDatum(group_id);
+			values[1] = Int64GetDatum(registry_id);
+			values[2] = Int16GetDatum((int16) pos);
+			values[3] = Int16GetDatum((int16) end);
+			cached_plan(&plan,
+						"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position + 1"
+						" WHERE group_id = $1 AND registry_id = $2 AND position BETWEEN $3 AND $4",
+						4, argtypes);
+			run_internal_shift(plan, values);
+		}
+		/* else: a free explicit position is kept; out of range -> CHECK */
+	}
+
+	SPI_finish();
+	restore_user(&sw);
+
+	if (pos_null || pos != DatumGetInt16(heap_getattr(tuple, att_pos, desc, &isnull)))
+	{
+		Datum		value = Int16GetDatum((int16) pos);
+		bool		null = false;
+
+		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &att_pos, &value, &null);
+	}
+	return PointerGetDatum(tuple);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_positions_before_update);
+
+/*
+ * BEFORE UPDATE FOR EACH ROW: a changed position locks the registry; below 1
+ * is 22023 (as move_upstream), above n is capped at n.
+ */
+Datum
+containers_vreg_positions_before_update(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	oldtup,
+				newtup;
+	int			att_pos;
+	bool		old_null,
+				new_null,
+				isnull;
+	int			old_pos,
+				new_pos;
+	int64		group_id,
+				registry_id,
+				upstream_id;
+	OwnerSwitch sw;
+	LinkSet		set;
+
+	check_trigger(fcinfo, "positions_before_update", true, true, TRIGGER_EVENT_UPDATE);
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	oldtup = trigdata->tg_trigtuple;
+	newtup = trigdata->tg_newtuple;
+	if (fired_by_internal_shift())
+		return PointerGetDatum(newtup);
+
+	att_pos = attnum_of(rel, "position");
+	old_pos = DatumGetInt16(heap_getattr(oldtup, att_pos, desc, &old_null));
+	new_pos = DatumGetInt16(heap_getattr(newtup, att_pos, desc, &new_null));
+	if (new_null || old_null || old_pos == new_pos)
+		return PointerGetDatum(newtup);	/* NOT NULL reports a NULL */
+
+	/* The link's keys never change (row_guard); use the stored ones. */
+	group_id = DatumGetInt64(heap_getattr(oldtup, attnum_of(rel, "group_id"), desc, &isnull));
+	registry_id = DatumGetInt64(heap_getattr(oldtup, attnum_of(rel, "registry_id"), desc, &isnull));
+	upstream_id = DatumGetInt64(heap_getattr(oldtup, attnum_of(rel, "upstream_id"), desc, &isnull));
+
+	if (new_pos < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("position %d for upstream " INT64_FORMAT " in registry " INT64_FORMAT " is below 1",
+						new_pos, upstream_id, registry_id),
+				 errhint("Positions start at 1.")));
+
+	become_owner(rel, &sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	vreg_lock_registry(group_id, registry_id);
+	read_links(group_id, registry_id, -1, true, 0, &set);
+	SPI_finish();
+	restore_user(&sw);
+
+	if (set.n >= 1 && new_pos > set.n)
+	{
+		Datum		value = Int16GetDatum((int16) set.n);
+		bool		null = false;
+
+		newtup = heap_modify_tuple_by_cols(newtup, desc, 1, &att_pos, &value, &null);
+	}
+	return PointerGetDatum(newtup);
+}
+
+typedef struct ChangedLink
+{
+	int64		group_id;
+	int64		registry_id;
+	int64		id;
+	int			old_pos;
+	int			new_pos;
+} ChangedLink;
+
+PG_FUNCTION_INFO_V1(containers_vreg_positions_after_update);
+
+/*
+ * AFTER UPDATE FOR EACH STATEMENT (transition tables vreg_old_links,
+ * vreg_new_links): in each registry where the statement changed the position
+ * of exactly one link, shift the links in between by one place (a move).
+ * Registries with several changed links are taken as given.
+ */
+Datum
+containers_vreg_positions_after_update(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	OwnerSwitch sw;
+	ChangedLink *links;
+	uint64		nlinks,
+				i,
+				j;
+	int			ret;
+
+	check_trigger(fcinfo, "positions_after_update", false, false, TRIGGER_EVENT_UPDATE);
+	if (fired_by_internal_shift())
+		return PointerGetDatum(NULL);
+
+	become_owner(trigdata->tg_relation, &sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+
+	ret = SPI_execute("SELECT n.group_id, n.registry_id, n.id, o.position, n.position"
+					  " FROM vreg_new_links n JOIN vreg_old_links o"
+					  " ON o.group_id = n.group_id AND o.id = n.id"
+					  " WHERE o.position <> n.position"
+					  " ORDER BY 1, 2, 3", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the transition tables failed: %s", SPI_result_code_string(ret));
+	nlinks = SPI_processed;
+	links = palloc0(sizeof(ChangedLink) * (nlinks + 1));
+	for (i = 0; i < nlinks; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		links[i].group_id = get_int64(tup, desc, 1, &isnull);
+		links[i].registry_id = get_int64(tup, desc, 2, &isnull);
+		links[i].id = get_int64(tup, desc, 3, &isnull);
+		links[i].old_pos = get_int16(tup, desc, 4, &isnull);
+		links[i].new_pos = get_int16(tup, desc, 5, &isnull);
+	}
+
+	for (i = 0; i < nlinks; i = j)
+	{
+		/* [i, j) are the changed links of one registry */
+		for (j = i + 1; j < nlinks &&
+			 links[j].group_id == links[i].group_id &&
+			 links[j].registry_id == links[i].registry_id; j++)
+			;
+		if (j - i == 1)
+		{
+			static SPIPlanPtr up = NULL;
+			static SPIPlanPtr down = NULL;
+			Oid			argtypes[5] = {INT8OID, INT8OID, INT8OID, INT2OID, INT2OID};
+			Datum		values[5];
+			ChangedLink *l = &links[i];
+
+			vreg_lock_registry(l->group_id, l->registry_id);
+			values[0] = Int64GetDatum(l->group_id);
+			values[1] = Int64GetDatum(l->registry_id);
+			values[2] = Int64GetDatum(l->id);
+			if (l->old_pos < l->new_pos)
+			{
+				/* moved down: the links in (old, new] move up one place */
+				values[3] = Int16GetDatum((int16) l->old_pos);
+				values[4] = Int16GetDatum((int16) l->new_pos);
+				cached_plan(&up,
+							"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position - 1"
+							" WHERE group_id = $1 AND registry_id = $2 AND id <> $3"
+							" AND position > $4 AND position <= $5",
+							5, argtypes);
+				run_internal_shift(up, values);
+			}
+			else
+			{
+				/* moved up: the links in [new, old) move down one place */
+				values[3] = Int16GetDatum((int16) l->new_pos);
+				values[4] = Int16GetDatum((int16) l->old_pos);
+				cached_plan(&down,
+							"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position + 1"
+							" WHERE group_id = $1 AND registry_id = $2 AND id <> $3"
+							" AND position >= $4 AND position < $5",
+							5, argtypes);
+				run_internal_shift(down, values);
+			}
+		}
+	}
+
+	SPI_finish();
+	restore_user(&sw);
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_positions_after_delete);
+
+/*
+ * AFTER DELETE FOR EACH STATEMENT (transition table vreg_old_links): lock the
+ * affected registries in id order, then every remaining link moves up by the
+ * number of deleted links before it. Registries deleted themselves have no
+ * links left and are skipped.
+ */
+Datum
+containers_vreg_positions_after_delete(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	OwnerSwitch sw;
+	int			ret;
+	uint64		n,
+				i;
+	int64	   *groups,
+			   *registries;
+	Datum	   *deleted;
+
+	check_trigger(fcinfo, "positions_after_delete", false, false, TRIGGER_EVENT_DELETE);
+	if (fired_by_internal_shift())
+		return PointerGetDatum(NULL);
+
+	become_owner(trigdata->tg_relation, &sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "SPI_register_trigger_data failed");
+
+	ret = SPI_execute("SELECT group_id, registry_id,"
+					  " pg_catalog.array_agg(DISTINCT position ORDER BY position)"
+					  " FROM vreg_old_links GROUP BY 1, 2 ORDER BY 1, 2", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the transition table failed: %s", SPI_result_code_string(ret));
+	n = SPI_processed;
+	groups = palloc(sizeof(int64) * (n + 1));
+	registries = palloc(sizeof(int64) * (n + 1));
+	deleted = palloc(sizeof(Datum) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		groups[i] = get_int64(tup, desc, 1, &isnull);
+		registries[i] = get_int64(tup, desc, 2, &isnull);
+		/* the int2[] of deleted positions, copied out of the SPI result */
+		deleted[i] = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, -1);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		static SPIPlanPtr plan = NULL;
+		Oid			argtypes[3] = {INT8OID, INT8OID, INT2ARRAYOID};
+		Datum		values[3];
+
+		if (!vreg_lock_registry(groups[i], registries[i]))
+			continue;			/* the registry itself was deleted */
+		values[0] = Int64GetDatum(groups[i]);
+		values[1] = Int64GetDatum(registries[i]);
+		values[2] = deleted[i];
+		cached_plan(&plan,
+					"UPDATE " VREG_SCHEMA ".registry_upstreams t"
+					" SET position = t.position - (SELECT pg_catalog.count(*)"
+					"   FROM pg_catalog.unnest($3) d WHERE d < t.position)::smallint"
+					" WHERE t.group_id = $1 AND t.registry_id = $2"
+					"   AND t.position > (SELECT pg_catalog.min(d) FROM pg_catalog.unnest($3) d)",
+					3, argtypes);
+		run_internal_shift(plan, values);
+	}
+
+	SPI_finish();
+	restore_user(&sw);
+	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_positions_check);
+
+/*
+ * Deferred constraint trigger (AFTER INSERT OR DELETE OR UPDATE OF position,
+ * FOR EACH ROW, INITIALLY DEFERRED): at commit the positions of the touched
+ * registry are exactly 1..n, n <= 5.
+ */
+Datum
+containers_vreg_positions_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static SPIPlanPtr plan = NULL;
+	Relation	rel;
+	HeapTuple	tuple;
+	bool		isnull;
+	int64		group_id,
+				registry_id,
+				n;
+	bool		ok;
+	char	   *list = NULL;
+	OwnerSwitch sw;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+
+	check_trigger(fcinfo, "positions_check", false, true, 0);
+	rel = trigdata->tg_relation;
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
+		: trigdata->tg_trigtuple;
+	group_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "group_id"),
+										  RelationGetDescr(rel), &isnull));
+	registry_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "registry_id"),
+											 RelationGetDescr(rel), &isnull));
+
+	become_owner(rel, &sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	vreg_lock_registry(group_id, registry_id);
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	cached_plan(&plan,
+				"SELECT pg_catalog.count(*),"
+				" pg_catalog.count(*) = 0 OR (pg_catalog.min(position) = 1"
+				"   AND pg_catalog.max(position) = pg_catalog.count(*)"
+				"   AND pg_catalog.count(DISTINCT position) = pg_catalog.count(*)),"
+				" pg_catalog.string_agg(position::text, ', ' ORDER BY position)"
+				" FROM " VREG_SCHEMA ".registry_upstreams"
+				" WHERE group_id = $1 AND registry_id = $2",
+				2, argtypes);
+	run_latest(plan, values, NULL, false, 0);
+	if (SPI_processed != 1)
+		elog(ERROR, "checking the positions of registry " INT64_FORMAT " failed", registry_id);
+	n = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!ok)
+		list = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	SPI_finish();
+	restore_user(&sw);
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("positions of the upstreams of registry " INT64_FORMAT " are not 1..%d",
+						registry_id, (int) n),
+				 errdetail("At commit the positions are %s; they must be 1 to %d, each once.",
+						   list ? list : "?", (int) n),
+				 errhint("Change several positions in one UPDATE statement, or use containers_vreg.move_upstream()."),
+				 errtable(rel)));
+	if (n > VREG_MAX_UPSTREAMS_PER_REGISTRY)
+		refuse_sixth(rel, registry_id);
+	return PointerGetDatum(NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Trigger on upstreams
+ * ------------------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(containers_vreg_upstreams_lock_registries);
+
+/*
+ * BEFORE DELETE FOR EACH ROW on upstreams: lock the registries the upstream
+ * is linked to, in id order, before its links cascade (so two deletes, or a
+ * delete and a move, wait for each other instead of deadlocking on links).
+ */
+Datum
+containers_vreg_upstreams_lock_registries(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	static SPIPlanPtr plan = NULL;
+	Relation	rel;
+	HeapTuple	tuple;
+	bool		isnull;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	OwnerSwitch sw;
+
+	check_trigger(fcinfo, "upstreams_lock_registries", true, true, TRIGGER_EVENT_DELETE);
+	rel = trigdata->tg_relation;
+	tuple = trigdata->tg_trigtuple;
+	values[0] = heap_getattr(tuple, attnum_of(rel, "group_id"), RelationGetDescr(rel), &isnull);
+	values[1] = heap_getattr(tuple, attnum_of(rel, "id"), RelationGetDescr(rel), &isnull);
+
+	become_owner(rel, &sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	cached_plan(&plan,
+				"SELECT r.id FROM " VREG_SCHEMA ".registries r"
+				" WHERE r.group_id = $1 AND r.id IN (SELECT l.registry_id FROM "
+				VREG_SCHEMA ".registry_upstreams l WHERE l.group_id = $1 AND l.upstream_id = $2)"
+				" ORDER BY r.id FOR NO KEY UPDATE OF r",
+				2, argtypes);
+	run_latest(plan, values, NULL, false, 0);
+	SPI_finish();
+	restore_user(&sw);
+	return PointerGetDatum(tuple);
+}
+
+/* ------------------------------------------------------------------------
+ * SQL-callable functions
+ * ------------------------------------------------------------------------
+ */
+
+static int64
+arg_int64(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return PG_GETARG_INT64(argno);
+}
+
+static void
+lock_registry_or_error(int64 group_id, int64 registry_id)
+{
+	if (!vreg_lock_registry(group_id, registry_id))
+		registry_not_found(group_id, registry_id);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_attach_upstream);
+
+/* attach_upstream(group_id, registry_id, upstream_id) -> smallint position */
+Datum
+containers_vreg_attach_upstream(PG_FUNCTION_ARGS)
+{
+	int64		group_id = arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
+	int64		upstream_id = arg_int64(fcinfo, 2, "upstream_id");
+	static SPIPlanPtr lock_upstream = NULL;
+	static SPIPlanPtr find = NULL;
+	static SPIPlanPtr insert = NULL;
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		values[3];
+	bool		isnull;
+	int			pos;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * The upstream first (FOR KEY SHARE, as the foreign key check would): a
+	 * concurrent delete of the upstream, which locks the upstream and then
+	 * its registries, then waits here rather than deadlocking with us.
+	 */
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(upstream_id);
+	cached_plan(&lock_upstream,
+				"SELECT 1 FROM " VREG_SCHEMA ".upstreams WHERE group_id = $1 AND id = $2 FOR KEY SHARE",
+				2, argtypes);
+	run_latest(lock_upstream, values, NULL, false, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("upstream " INT64_FORMAT " does not exist in group " INT64_FORMAT,
+						upstream_id, group_id)));
+
+	lock_registry_or_error(group_id, registry_id);
+
+	values[1] = Int64GetDatum(registry_id);
+	values[2] = Int64GetDatum(upstream_id);
+	cached_plan(&find,
+				"SELECT position FROM " VREG_SCHEMA ".registry_upstreams"
+				" WHERE group_id = $1 AND registry_id = $2 AND upstream_id = $3",
+				3, argtypes);
+	run_latest(find, values, NULL, false, 0);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("upstream " INT64_FORMAT " is already linked to registry " INT64_FORMAT,
+						upstream_id, registry_id),
+				 errdetail("It is at position %d.",
+						   get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+				 errhint("Use containers_vreg.move_upstream() to change its position.")));
+
+	cached_plan(&insert,
+				"INSERT INTO " VREG_SCHEMA ".registry_upstreams (group_id, registry_id, upstream_id)"
+				" VALUES ($1, $2, $3) RETURNING position",
+				3, argtypes);
+	run_latest(insert, values, NULL, true, 0);
+	if (SPI_processed != 1)
+		elog(ERROR, "inserting the link of upstream " INT64_FORMAT " failed", upstream_id);
+	pos = get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	PG_RETURN_INT16((int16) pos);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_move_upstream);
+
+/* move_upstream(group_id, registry_id, upstream_id, position) -> smallint */
+Datum
+containers_vreg_move_upstream(PG_FUNCTION_ARGS)
+{
+	int64		group_id = arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
+	int64		upstream_id = arg_int64(fcinfo, 2, "upstream_id");
+	int32		target;
+	static SPIPlanPtr find = NULL;
+	static SPIPlanPtr update = NULL;
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Oid			upd_types[3] = {INT8OID, INT8OID, INT2OID};
+	Datum		values[3];
+	bool		isnull;
+	int64		link_id,
+				n;
+	int			current;
+
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("position must not be NULL")));
+	target = PG_GETARG_INT32(3);
+	if (target < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("position %d for upstream " INT64_FORMAT " in registry " INT64_FORMAT " is below 1",
+						target, upstream_id, registry_id),
+				 errhint("Positions start at 1; a position beyond the last link moves it to the end.")));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lock_registry_or_error(group_id, registry_id);
+
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	values[2] = Int64GetDatum(upstream_id);
+	cached_plan(&find,
+				"SELECT l.id, l.position, (SELECT pg_catalog.count(*) FROM "
+				VREG_SCHEMA ".registry_upstreams c WHERE c.group_id = $1 AND c.registry_id = $2)"
+				" FROM " VREG_SCHEMA ".registry_upstreams l"
+				" WHERE l.group_id = $1 AND l.registry_id = $2 AND l.upstream_id = $3",
+				3, argtypes);
+	run_latest(find, values, NULL, false, 0);
+	if (SPI_processed == 0)
+		link_not_found(group_id, registry_id, upstream_id);
+	link_id = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	current = get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	n = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	if (target > n)
+		target = (int32) n;
+
+	if (target != current)
+	{
+		/* A plain one-row UPDATE: the triggers shift the links in between. */
+		values[1] = Int64GetDatum(link_id);
+		values[2] = Int16GetDatum((int16) target);
+		cached_plan(&update,
+					"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = $3"
+					" WHERE group_id = $1 AND id = $2 RETURNING position",
+					3, upd_types);
+		run_latest(update, values, NULL, true, 0);
+		if (SPI_processed != 1)
+			link_not_found(group_id, registry_id, upstream_id);
+		current = get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	SPI_finish();
+	PG_RETURN_INT16((int16) current);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_detach_upstream);
+
+/* detach_upstream(group_id, registry_id, upstream_id) -> void */
+Datum
+containers_vreg_detach_upstream(PG_FUNCTION_ARGS)
+{
+	int64		group_id = arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
+	int64		upstream_id = arg_int64(fcinfo, 2, "upstream_id");
+	static SPIPlanPtr del = NULL;
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		values[3];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lock_registry_or_error(group_id, registry_id);
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	values[2] = Int64GetDatum(upstream_id);
+	cached_plan(&del,
+				"DELETE FROM " VREG_SCHEMA ".registry_upstreams"
+				" WHERE group_id = $1 AND registry_id = $2 AND upstream_id = $3",
+				3, argtypes);
+	run_latest(del, values, NULL, true, 0);
+	if (SPI_processed == 0)
+		link_not_found(group_id, registry_id, upstream_id);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_delete_registry);
+
+/*
+ * delete_registry(group_id, registry_id) -> integer: deletes the registry
+ * (its links cascade) and the upstreams it was the only registry of.
+ */
+Datum
+containers_vreg_delete_registry(PG_FUNCTION_ARGS)
+{
+	int64		group_id = arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
+	static SPIPlanPtr lock_upstreams = NULL;
+	static SPIPlanPtr del_registry = NULL;
+	static SPIPlanPtr del_upstreams = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Oid			del_types[2] = {INT8OID, INT8ARRAYOID};
+	Datum		values[2];
+	Datum	   *ids;
+	uint64		n,
+				i;
+	uint64		deleted;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	lock_registry_or_error(group_id, registry_id);
+
+	/*
+	 * Lock the registry's upstreams (id order) FOR UPDATE: no new link to
+	 * them can be made (its foreign key check needs FOR KEY SHARE) until we
+	 * are done, so "linked to no other registry" stays true.
+	 */
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	cached_plan(&lock_upstreams,
+				"SELECT u.id FROM " VREG_SCHEMA ".upstreams u"
+				" WHERE u.group_id = $1 AND u.id IN (SELECT l.upstream_id FROM "
+				VREG_SCHEMA ".registry_upstreams l WHERE l.group_id = $1 AND l.registry_id = $2)"
+				" ORDER BY u.id FOR UPDATE OF u",
+				2, argtypes);
+	run_latest(lock_upstreams, values, NULL, false, 0);
+	n = SPI_processed;
+	ids = palloc(sizeof(Datum) * (n + 1));
+	for (i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(get_int64(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+
+	cached_plan(&del_registry,
+				"DELETE FROM " VREG_SCHEMA ".registries WHERE group_id = $1 AND id = $2",
+				2, argtypes);
+	run_latest(del_registry, values, NULL, true, 0);
+	if (SPI_processed != 1)
+		registry_not_found(group_id, registry_id);
+
+	values[1] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	cached_plan(&del_upstreams,
+				"DELETE FROM " VREG_SCHEMA ".upstreams u"
+				" WHERE u.group_id = $1 AND u.id = ANY ($2)"
+				" AND NOT EXISTS (SELECT 1 FROM " VREG_SCHEMA ".registry_upstreams l"
+				"   WHERE l.group_id = u.group_id AND l.upstream_id = u.id)",
+				2, del_types);
+	run_latest(del_upstreams, values, NULL, true, 0);
+	deleted = SPI_processed;
+	SPI_finish();
+	PG_RETURN_INT32((int32) deleted);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_registry_upstreams);
+
+/*
+ * registry_upstreams(group_id, registry_id) -> TABLE (position, upstream_id,
+ * url, name, cache_validity_hours), in position order; never credentials.
+ */
+Datum
+containers_vreg_registry_upstreams(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		group_id = arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
+	static SPIPlanPtr exists = NULL;
+	static SPIPlanPtr list = NULL;
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	TupleDesc	tupdesc;
+	Tuplestorestate *tupstore;
+	MemoryContext oldcontext;
+	uint64		i;
+	int			ret;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("registry_upstreams() must be called in a context that accepts a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type of registry_upstreams() must be a row type");
+
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	tupstore = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcontext);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	cached_plan(&exists,
+				"SELECT 1 FROM " VREG_SCHEMA ".registries WHERE group_id = $1 AND id = $2",
+				2, argtypes);
+	ret = SPI_execute_plan(exists, values, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		registry_not_found(group_id, registry_id);
+
+	cached_plan(&list,
+				"SELECT l.position, u.id, u.url, u.name, u.cache_validity_hours"
+				" FROM " VREG_SCHEMA ".registry_upstreams l"
+				" JOIN " VREG_SCHEMA ".upstreams u ON u.group_id = l.group_id AND u.id = l.upstream_id"
+				" WHERE l.group_id = $1 AND l.registry_id = $2"
+				" ORDER BY l.position, l.id",
+				2, argtypes);
+	ret = SPI_execute_plan(list, values, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		out[5];
+		bool		nulls[5];
+		int			col;
+
+		for (col = 0; col < 5; col++)
+			out[col] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									 col + 1, &nulls[col]);
+		oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+		tuplestore_putvalues(tupstore, tupdesc, out, nulls);
+		MemoryContextSwitchTo(oldcontext);
+	}
+	SPI_finish();
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tupstore;
+	rsinfo->setDesc = tupdesc;
+	return (Datum) 0;
+}
