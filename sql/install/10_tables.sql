@@ -93,7 +93,11 @@ CREATE TABLE @extschema@.registry_upstreams (
   id          bigint      NOT NULL DEFAULT nextval('@extschema@.registry_upstreams_id_seq'),
   registry_id bigint      NOT NULL,
   upstream_id bigint      NOT NULL,
-  position    smallint    NOT NULL DEFAULT 1,
+  -- No default: an omitted (NULL) position means "append" and the positions
+  -- trigger fills it with n + 1 (DESIGN says DEFAULT 1; a default that is
+  -- always taken could not tell "append" from "put first"). NOT NULL and
+  -- 1..5 hold for every stored row.
+  position    smallint    NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT registry_upstreams_pkey PRIMARY KEY (group_id, id),

@@ -3,9 +3,6 @@
 -- rules live in C (src/positions.c) and hold for plain DML from any client.
 -- ---------------------------------------------------------------------------
 
--- No default: a NULL position means "append" and the BEFORE INSERT trigger
--- fills it (max + 1). NOT NULL and CHECK (1..5) still hold for what is stored.
-ALTER TABLE @extschema@.registry_upstreams ALTER COLUMN position DROP DEFAULT;
 COMMENT ON COLUMN @extschema@.registry_upstreams.position IS
   'Place of the upstream in the registry''s lookup order, 1..n (n <= 5), exactly 1..n at every commit. Omitted (or NULL) on INSERT: appended after the last link. An explicit free position is kept (a restore keeps its order); an explicit taken one is inserted there, later links move down.';
 

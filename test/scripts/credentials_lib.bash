@@ -30,10 +30,10 @@ expect_eq() {     # desc got want
   if [ "$2" = "$3" ]; then tap_ok "$1"; else tap_fail "$1" "$2 (want $3)"; fi
 }
 expect_match() {  # desc got extended-regex
-  if printf '%s' "$2" | grep -Eq -- "$3"; then tap_ok "$1"; else tap_fail "$1" "$2 (want /$3/)"; fi
+  if grep -Eq -- "$3" <<<"$2"; then tap_ok "$1"; else tap_fail "$1" "$2 (want /$3/)"; fi
 }
 expect_nomatch() { # desc got fixed-string
-  if printf '%s' "$2" | grep -Fq -- "$3"; then tap_fail "$1" "contains it"; else tap_ok "$1"; fi
+  if grep -Fq -- "$3" <<<"$2"; then tap_fail "$1" "contains it"; else tap_ok "$1"; fi
 }
 
 # q DB SQL: one value (or rows), fails loudly; qerr DB SQL: "SQLSTATE: message" or "ok"
