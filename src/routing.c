@@ -12,8 +12,8 @@
  *
  * Per backend we cache, for the last parent asked about, a copy of the hash
  * support function, the greatest modulus and the slot -> partition OID map.
- * Every call first takes AccessShareLock on the parent (a local-lock-table
- * hit once held; the first acquisition in a transaction processes pending
+ * A call first takes AccessShareLock on the parent unless this transaction
+ * already holds it (the first acquisition in a transaction processes pending
  * invalidations), and a relcache invalidation callback drops the cache when
  * the parent changes (ATTACH / DETACH / DROP of a partition invalidate the
  * parent's relcache entry). While a DETACH ... CONCURRENTLY is pending the
@@ -64,6 +64,14 @@ static MemoryContext route_cxt = NULL;
 static Oid	cache_entries_oid = InvalidOid;
 static bool callback_registered = false;
 
+/*
+ * The parent this (sub)transaction already holds AccessShareLock on, so that
+ * a statement routing 100k keys takes the lock once, not 100k times. Cleared
+ * at the end of the transaction and on any subtransaction abort (which may
+ * release the lock); clearing too often only costs a re-lock.
+ */
+static Oid	locked_parent = InvalidOid;
+
 static void
 route_relcache_callback(Datum arg, Oid relid)
 {
@@ -74,11 +82,27 @@ route_relcache_callback(Datum arg, Oid relid)
 }
 
 static void
+route_xact_callback(XactEvent event, void *arg)
+{
+	locked_parent = InvalidOid;
+}
+
+static void
+route_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		locked_parent = InvalidOid;
+}
+
+static void
 route_register_callback(void)
 {
 	if (callback_registered)
 		return;
 	CacheRegisterRelcacheCallback(route_relcache_callback, (Datum) 0);
+	RegisterXactCallback(route_xact_callback, NULL);
+	RegisterSubXactCallback(route_subxact_callback, NULL);
 	callback_registered = true;
 }
 
@@ -191,8 +215,15 @@ vreg_route_partition(Oid parent, int64 key)
 
 	route_register_callback();
 
-	/* Once held in this transaction this is a local lock-table hit. */
-	LockRelationOid(parent, AccessShareLock);
+	/*
+	 * Lock as a query on the table would; the first acquisition in a
+	 * transaction also processes pending invalidations.
+	 */
+	if (parent != locked_parent)
+	{
+		LockRelationOid(parent, AccessShareLock);
+		locked_parent = parent;
+	}
 
 	if (!route_cache.valid || route_cache.parent != parent)
 		route_cache_build(parent);
