@@ -32,12 +32,16 @@ PG_CPPFLAGS += -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
-	cat $^ > $@
+# Regenerated on every build (it is cheap), so a removed or renamed source
+# file can never leave a stale install script behind.
+$(INSTALL_SQL): FORCE
+	cat $(sort $(wildcard sql/install/*.sql)) > $@
+
+FORCE:
 
 all: $(INSTALL_SQL)
 
-.PHONY: deps demo test bench
+.PHONY: deps demo test bench FORCE
 
 # Install the Debian packages the project needs (root only; a no-op when present).
 deps:

@@ -27,6 +27,8 @@ pgc_private_tree() {
   mkdir -p "$root/usr/lib/postgresql" "$root/usr/share/postgresql"
   cp -a "/usr/lib/postgresql/$PG_MAJOR" "$root/usr/lib/postgresql/"
   cp -a "/usr/share/postgresql/$PG_MAJOR" "$root/usr/share/postgresql/"
+  # headers are only read: the relocated pg_config points here, so link them
+  ln -s /usr/include "$root/usr/include"
   PGC_BINDIR="$root/usr/lib/postgresql/$PG_MAJOR/bin"
   PGC_PG_CONFIG="$PGC_BINDIR/pg_config"
   export PGC_BINDIR PGC_PG_CONFIG

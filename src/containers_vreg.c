@@ -15,8 +15,12 @@
 #include "utils/guc.h"
 
 #include "containers_vreg.h"
+#include "keyring.h"
 
 PG_MODULE_MAGIC;
+
+/* containers_vreg.keyring_file (keyring.c reads it at use). */
+char	   *vreg_keyring_file = NULL;
 
 void		_PG_init(void);
 
@@ -27,6 +31,20 @@ _PG_init(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("containers_vreg: libsodium could not be initialised")));
+
+	/*
+	 * Superuser-only and reloadable: the path is not secret, but nobody else
+	 * needs to know where the keys are. The boot value is a string literal
+	 * (static storage); the GUC machinery keeps its own copies.
+	 */
+	DefineCustomStringVariable("containers_vreg.keyring_file",
+							   "Path of the keyring file that seals upstream credentials.",
+							   "One key per line: \"<key id> <64 hex digits>\"; the highest key id seals, every key opens. The file must be readable only by the server's OS user. Re-read at the next use after a change.",
+							   &vreg_keyring_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("containers_vreg");

@@ -20,6 +20,8 @@
  * locks can never collide with the extension's.
  */
 #define VREG_LOCKCLASS_REGISTRIES_OF_GROUP	0x7652
+/* Creation of the credentials fingerprint secret (key 1). */
+#define VREG_LOCKCLASS_CREDENTIALS_SECRET	0x7653
 
 extern void vreg_lock_group_key(int64 key, uint16 lockclass);
 

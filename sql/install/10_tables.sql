@@ -67,7 +67,9 @@ CREATE TABLE @extschema@.upstreams (
   CONSTRAINT upstreams_pkey PRIMARY KEY (group_id, id),
   CONSTRAINT upstreams_url_credentials_key UNIQUE (group_id, url, credentials_fingerprint),
   CONSTRAINT upstreams_url_length_check CHECK (char_length(url) <= 255),
-  CONSTRAINT upstreams_url_check CHECK (@extschema@.check_upstream_url(url)),
+  -- CHECKs run in name order: "length" < "rules", so an over-long url is
+  -- reported as too long before its host is examined.
+  CONSTRAINT upstreams_url_rules_check CHECK (@extschema@.check_upstream_url(url)),
   CONSTRAINT upstreams_cache_validity_hours_check CHECK (cache_validity_hours >= 0),
   CONSTRAINT upstreams_name_check CHECK (char_length(name) <= 255),
   CONSTRAINT upstreams_description_check CHECK (char_length(description) <= 1024)

@@ -1,16 +1,50 @@
 -- ---------------------------------------------------------------------------
--- Credentials (DESIGN section 4). Until sealing lands, a non-NULL
--- credentials value is refused: plaintext must never be stored.
+-- Credentials (DESIGN section 4). upstreams.credentials holds NULL or an
+-- envelope sealed with XChaCha20-Poly1305 under the keyring named by
+-- containers_vreg.keyring_file, bound to (group_id, id); never plaintext.
+-- A C trigger seals whatever way credentials arrive (INSERT, UPDATE, COPY,
+-- restore) and keeps credentials_fingerprint, a keyed hash that lets
+-- UNIQUE (group_id, url, credentials_fingerprint) refuse duplicates.
 -- ---------------------------------------------------------------------------
-CREATE FUNCTION @extschema@.upstreams_refuse_credentials() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  IF NEW.credentials IS NOT NULL THEN
-    RAISE EXCEPTION 'upstream credentials are not supported yet'
-      USING ERRCODE = 'feature_not_supported',
-            DETAIL = 'Credentials would be stored in plaintext.';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER upstreams_refuse_credentials BEFORE INSERT OR UPDATE ON @extschema@.upstreams
-  FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_refuse_credentials();
+
+-- The fingerprint secret: one row, sealed under the keyring like any
+-- credentials (re-sealed by rotate_credentials), created at the first write of
+-- credentials. Dumped with the data, so fingerprints stay comparable across
+-- rotation, removal of old keys and dump/restore.
+CREATE TABLE @extschema@.credentials_secret (
+  id         integer     NOT NULL DEFAULT 1,
+  secret     jsonb       NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT credentials_secret_pkey PRIMARY KEY (id),
+  CONSTRAINT credentials_secret_one_row CHECK (id = 1)
+);
+COMMENT ON TABLE @extschema@.credentials_secret IS
+  'One row: the secret of the keyed credentials fingerprint, as an envelope sealed under the keyring (never plaintext). Created at the first write of credentials; re-sealed by rotate_credentials(). Do not edit: a changed secret makes existing fingerprints incomparable.';
+REVOKE ALL ON TABLE @extschema@.credentials_secret FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.credentials_secret', '');
+
+-- Replaces the 0.1.0 placeholder that refused every non-NULL credentials.
+CREATE FUNCTION @extschema@.upstreams_credentials() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'containers_vreg_upstreams_credentials'
+  LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.upstreams_credentials() IS
+  'Trigger (internal): BEFORE INSERT OR UPDATE row trigger on upstreams. Plaintext {"username","password"} is validated (22023: unknown key, non-string, over 510 characters, one without the other, non-object; the message lists the accepted keys and never a value), sealed with XChaCha20-Poly1305 under the highest key of the keyring and bound to (group_id, id); NULL, {} and empty strings store NULL. An envelope {"v","kid","nonce","ct"} supplied as it is (restore, COPY) is checked for structure (22023) and stored unchanged with its credentials_fingerprint. credentials_fingerprint = keyed BLAKE2b of the canonical plaintext (empty when none). An UPDATE that changes url without supplying credentials clears them; credentials_fingerprint cannot change on its own (428C9). Keyring errors: 55000, 58P01, 42501, F0000. SECURITY DEFINER to read and create the fingerprint secret. Rule: DESIGN sections 3 and 4.';
+
+CREATE TRIGGER upstreams_credentials BEFORE INSERT OR UPDATE ON @extschema@.upstreams
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_credentials();
+
+CREATE FUNCTION @extschema@.upstream_credentials(group_id bigint, upstream_id bigint)
+RETURNS jsonb
+  AS 'MODULE_PATHNAME', 'containers_vreg_upstream_credentials'
+  LANGUAGE C STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.upstream_credentials(bigint, bigint) IS
+  'upstream_credentials(group_id bigint, upstream_id bigint) -> jsonb. Opens the upstream''s sealed credentials and returns the plaintext {"username": ..., "password": ...}, or NULL when the upstream has none. Not executable by PUBLIC: grant it to the fetcher role only (SECURITY DEFINER, so that role needs no table privileges). Errors: P0002 unknown upstream (or one of another group); 55000 the envelope''s key id is not in the keyring (message names the key id) or no keyring is configured; 22000 the envelope does not open (altered, copied from another row, or a different key under that id); 58P01/42501/F0000 keyring file missing, unreadable or malformed. NULL arguments give NULL. Rule: DESIGN section 4.';
+REVOKE ALL ON FUNCTION @extschema@.upstream_credentials(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.rotate_credentials(batch_size integer DEFAULT 1000)
+RETURNS bigint
+  AS 'MODULE_PATHNAME', 'containers_vreg_rotate_credentials'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.rotate_credentials(integer) IS
+  'rotate_credentials(batch_size integer DEFAULT 1000) -> bigint. Re-seals under the keyring''s sealing (highest) key at most batch_size envelopes that are sealed under another key: the fingerprint secret first, then upstreams in (group_id, id) order, locking each row. Returns how many envelopes it changed; call it again until it returns 0, then older keys may be removed from the keyring file. Fingerprints do not change. Errors: 22023 batch_size < 1; 22004 batch_size NULL; 55000 an envelope''s key id is not in the keyring (message names it); 22000 an envelope does not open; keyring file errors as upstream_credentials. Rule: DESIGN section 4.';
+REVOKE ALL ON FUNCTION @extschema@.rotate_credentials(integer) FROM PUBLIC;

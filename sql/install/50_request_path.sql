@@ -1,0 +1,237 @@
+-- ---------------------------------------------------------------------------
+-- The request path (DESIGN section 5): resolve, upsert_cache_entry,
+-- mark_checked, record_download / flush_downloads, and the pure path helpers
+-- (OCI distribution grammar in src/oci_path.c).
+--
+-- The five API functions are SECURITY DEFINER (with a fixed search_path), so
+-- the request-path role needs EXECUTE on them and no table privilege at all;
+-- PUBLIC may execute none of them. The three helpers are pure (IMMUTABLE, they
+-- read no table and reveal nothing) and stay executable by whoever may use the
+-- schema.
+-- ---------------------------------------------------------------------------
+
+-- Pure helpers ----------------------------------------------------------------
+CREATE FUNCTION @extschema@.is_docker_hub_url(url text) RETURNS boolean
+  AS 'MODULE_PATHNAME', 'containers_vreg_is_docker_hub_url'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.is_docker_hub_url(text) IS
+  'is_docker_hub_url(url text) -> boolean. True when the URL''s host is Docker Hub: registry-1.docker.io, docker.io or index.docker.io (any case, one trailing dot allowed). For such upstreams a one-component image name x is stored and looked up as library/x. NULL in, NULL out; no errors. Rule: issue 6 item 4 (one image, one cache key).';
+
+CREATE FUNCTION @extschema@.parse_request_path(path text, docker_hub boolean DEFAULT false,
+  OUT relative_path text, OUT kind text, OUT digest text)
+  RETURNS record
+  AS 'MODULE_PATHNAME', 'containers_vreg_parse_request_path'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
+  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ (leading slash optional) by the OCI distribution grammar: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, split at the last two components; name = lowercase components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by /, at most 255 characters; tag [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; digest sha256:<64 lowercase hex> or sha512:<128 lowercase hex>; at most 1024 characters. Returns the canonical relative_path (leading slash; library/ prepended to a one-component name when docker_hub), kind (tag_manifest, digest_manifest or blob) and the digest (NULL for a tag). Errors: 22023 naming the problem (the same error resolve and upsert_cache_entry raise). NULL in, NULL out. Rule: DESIGN section 5, issue 6 item 4.';
+
+CREATE FUNCTION @extschema@.etag_digest(etag text) RETURNS text
+  AS 'MODULE_PATHNAME', 'containers_vreg_etag_digest'
+  LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.etag_digest(text) IS
+  'etag_digest(etag text) -> text. The digest an upstream ETag names once a weak W/ prefix and surrounding double quotes are stripped (W/"sha256:..." -> sha256:...), or NULL when the ETag is not a sha256/sha512 digest. No errors. Rule: DESIGN section 5 (digest of a tag manifest from its ETag).';
+
+-- resolve ---------------------------------------------------------------------
+CREATE FUNCTION @extschema@.resolve(group_id bigint, registry_id bigint, path text,
+  OUT result text, OUT entry_id bigint, OUT upstream_id bigint, OUT "position" smallint,
+  OUT relative_path text, OUT object_storage_key text, OUT file text, OUT size bigint,
+  OUT content_type text, OUT upstream_etag text, OUT digest text)
+  RETURNS record
+  AS 'MODULE_PATHNAME', 'containers_vreg_resolve'
+  LANGUAGE C STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.resolve(bigint, bigint, text) IS
+  'resolve(group_id bigint, registry_id bigint, path text) -> exactly one row (result, entry_id, upstream_id, position, relative_path, object_storage_key, file, size bytes, content_type, upstream_etag, digest). path is what the client asked for under /v2/, leading slash optional. Among the registry''s upstreams in position order the first with a live entry wins: for a tag manifest the entry at that path; for a digest path (blobs/<digest>, manifests/<digest>) any live entry of that upstream with the same digest and kind (blob or manifest, a tag manifest whose ETag gave the digest included) under any image name, the exact path first, then the lowest id. Docker Hub upstreams look a one-component name x up as library/x. result = hit, stale (tag manifest with cache_validity_hours = 0, or upstream_checked_at + cache_validity_hours hours < now(); exactly at the boundary it is fresh; digest paths are never stale) or miss (all other columns NULL). Writes nothing (runs on a hot standby). Errors: 22023 bad path (see parse_request_path); 22004 NULL argument; P0002 registry unknown or of another group. Rule: DESIGN section 5.';
+REVOKE ALL ON FUNCTION @extschema@.resolve(bigint, bigint, text) FROM PUBLIC;
+
+-- upsert_cache_entry ----------------------------------------------------------
+CREATE FUNCTION @extschema@.upsert_cache_entry(group_id bigint, upstream_id bigint, path text,
+  size bigint, file text, file_sha1 bytea, content_type text DEFAULT NULL,
+  upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL,
+  object_storage_key text DEFAULT NULL)
+  RETURNS @extschema@.cache_entries
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  v_group      bigint := $1;
+  v_upstream   bigint := $2;
+  v_path       text := $3;
+  v_size       bigint := $4;
+  v_file       text := $5;
+  v_sha1       bytea := $6;
+  v_type       text := coalesce($7, 'application/octet-stream');
+  v_etag       text := $8;
+  v_md5        bytea := $9;
+  v_given_key  text := $10;
+  v_url        text;
+  v_rel        text;
+  v_path_digest text;
+  v_etag_digest text;
+  v_key        text;
+  v_row        @extschema@.cache_entries;
+BEGIN
+  IF v_group IS NULL OR v_upstream IS NULL OR v_path IS NULL OR v_size IS NULL
+     OR v_file IS NULL OR v_sha1 IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL',
+      CASE WHEN v_group IS NULL THEN 'group_id' WHEN v_upstream IS NULL THEN 'upstream_id'
+           WHEN v_path IS NULL THEN 'path' WHEN v_size IS NULL THEN 'size'
+           WHEN v_file IS NULL THEN 'file' ELSE 'file_sha1' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+
+  -- KEY SHARE: a concurrent delete of the upstream (which marks its live
+  -- entries pending destruction) waits for us, so no live entry outlives it.
+  SELECT u.url INTO v_url
+    FROM @extschema@.upstreams u
+   WHERE u.group_id = v_group AND u.id = v_upstream
+     FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % does not exist in group %', v_upstream, v_group
+      USING ERRCODE = 'no_data_found';
+  END IF;
+
+  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
+    FROM @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(v_url)) p;
+  IF v_etag IS NOT NULL THEN
+    v_etag_digest := @extschema@.etag_digest(v_etag);
+  END IF;
+  IF v_path_digest IS NOT NULL AND v_etag_digest IS NOT NULL
+     AND v_etag_digest <> v_path_digest THEN
+    RAISE EXCEPTION 'upstream etag names digest % but the path names digest %',
+      v_etag_digest, v_path_digest
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The upstream sent content that does not match the requested digest; do not cache it.';
+  END IF;
+
+  v_key := coalesce(v_given_key,
+                    @extschema@.object_storage_prefix(v_group) || 'upstreams/' || v_upstream
+                    || '/' || gen_random_uuid());
+
+  -- One live row per (group, upstream, path) under any concurrency: the
+  -- partial unique index arbitrates. A live entry keeps its key unless the
+  -- caller supplies a different one: then that entry goes to pending
+  -- destruction (its object gets deleted) and a new live entry takes the
+  -- key. Each retry waits for the competing transaction, so it terminates.
+  FOR attempt IN 1 .. 10 LOOP
+    INSERT INTO @extschema@.cache_entries AS e
+           (group_id, upstream_id, relative_path, upstream_checked_at, upstream_etag, size,
+            file, object_storage_key, content_type, file_md5, file_sha1, digest)
+    VALUES (v_group, v_upstream, v_rel, now(), v_etag, v_size,
+            v_file, v_key, v_type, v_md5, v_sha1, coalesce(v_path_digest, v_etag_digest))
+    ON CONFLICT (group_id, upstream_id, relative_path) WHERE status = 0
+    DO UPDATE SET upstream_checked_at = now(),
+                  upstream_etag = EXCLUDED.upstream_etag,
+                  size = EXCLUDED.size,
+                  file = EXCLUDED.file,
+                  content_type = EXCLUDED.content_type,
+                  file_md5 = EXCLUDED.file_md5,
+                  file_sha1 = EXCLUDED.file_sha1,
+                  digest = EXCLUDED.digest
+       WHERE v_given_key IS NULL OR e.object_storage_key = EXCLUDED.object_storage_key
+    RETURNING e.* INTO v_row;
+    IF FOUND THEN
+      RETURN v_row;
+    END IF;
+    -- The live entry (locked by the statement above) has another key.
+    UPDATE @extschema@.cache_entries e
+       SET status = 2
+     WHERE e.group_id = v_group AND e.upstream_id = v_upstream
+       AND e.relative_path = v_rel AND e.status = 0
+       AND e.object_storage_key <> v_key;
+  END LOOP;
+  RAISE EXCEPTION 'could not replace the live cache entry of upstream % for % after 10 attempts',
+    v_upstream, v_rel
+    USING ERRCODE = 'serialization_failure',
+          HINT = 'Other sessions keep storing this path with other object-storage keys; retry.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) IS
+  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type NULL means application/octet-stream, otherwise kept exactly. A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key; a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path or an ETag digest that contradicts the path''s digest; P0002 upstream unknown or of another group; 23514 a column limit (negative size, sha1 not 20 bytes, key outside the group prefix, ...); 23505 a given key already used by another entry of the group. Rule: DESIGN section 5, issue 6 item 4.';
+REVOKE ALL ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) FROM PUBLIC;
+
+-- mark_checked ----------------------------------------------------------------
+CREATE FUNCTION @extschema@.mark_checked(group_id bigint, entry_id bigint) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF $1 IS NULL OR $2 IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'group_id' ELSE 'entry_id' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  UPDATE @extschema@.cache_entries e
+     SET upstream_checked_at = now()
+   WHERE e.group_id = $1 AND e.id = $2 AND e.status = 0;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'cache entry % is not a live entry of group %', $2, $1
+      USING ERRCODE = 'no_data_found',
+            HINT = 'The entry may have been marked for destruction; resolve the path again.';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.mark_checked(bigint, bigint) IS
+  'mark_checked(group_id bigint, entry_id bigint) -> void. The upstream revalidated a stale entry unchanged (ETag matched): sets upstream_checked_at = now() and nothing else (updated_at moves by trigger). Errors: 22004 NULL argument; P0002 when the entry does not exist in the group or is not live. Rule: DESIGN section 5.';
+REVOKE ALL ON FUNCTION @extschema@.mark_checked(bigint, bigint) FROM PUBLIC;
+
+-- download counting -------------------------------------------------------------
+-- Insert-only buffer: record_download never updates the entry row, so many
+-- clients pulling one popular blob do not serialise on it. Logged, so a
+-- committed download survives a crash. Derived state: deliberately NOT
+-- registered with pg_extension_config_dump (a restore must not count twice).
+CREATE TABLE @extschema@.download_buffer (
+  group_id      bigint      NOT NULL,
+  entry_id      bigint      NOT NULL,
+  downloaded_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE @extschema@.download_buffer IS
+  'Downloads recorded by record_download and not yet added to cache_entries by flush_downloads. Insert-only, no index; not dumped (derived state).';
+
+CREATE FUNCTION @extschema@.record_download(group_id bigint, entry_id bigint) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF $1 IS NULL OR $2 IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'group_id' ELSE 'entry_id' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  INSERT INTO @extschema@.download_buffer (group_id, entry_id, downloaded_at) VALUES ($1, $2, now());
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_download(bigint, bigint) IS
+  'record_download(group_id bigint, entry_id bigint) -> void. Records one download of a cache entry in download_buffer (one insert; no row lock, no session state, durable once committed). downloads_count and downloaded_at move at the next flush_downloads(). The entry is not checked (that would cost a probe per pull): downloads of an unknown entry, or of an entry of another group, are dropped by flush_downloads. Errors: 22004 NULL argument. Rule: DESIGN section 5 (no hot row; never lost).';
+REVOKE ALL ON FUNCTION @extschema@.record_download(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.flush_downloads() RETURNS bigint
+  LANGUAGE sql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH taken AS (
+    DELETE FROM @extschema@.download_buffer
+    RETURNING group_id, entry_id, downloaded_at
+  ), per_entry AS (
+    SELECT t.group_id, t.entry_id, count(*) AS n, max(t.downloaded_at) AS last_at
+      FROM taken t
+     GROUP BY t.group_id, t.entry_id
+  ), locked AS (
+    -- lock the entries in key order, so two flushers never deadlock
+    SELECT e.group_id, e.id, p.n, p.last_at
+      FROM @extschema@.cache_entries e
+      JOIN per_entry p ON p.group_id = e.group_id AND p.entry_id = e.id
+     ORDER BY e.group_id, e.id
+       FOR NO KEY UPDATE OF e
+  ), updated AS (
+    UPDATE @extschema@.cache_entries e
+       SET downloads_count = e.downloads_count + l.n,
+           downloaded_at = greatest(e.downloaded_at, l.last_at)
+      FROM locked l
+     WHERE e.group_id = l.group_id AND e.id = l.id
+    RETURNING 1
+  )
+  SELECT count(*) FROM updated
+$$;
+COMMENT ON FUNCTION @extschema@.flush_downloads() IS
+  'flush_downloads() -> bigint: the number of cache entries updated. Atomically takes every row of download_buffer that this statement sees and adds them to cache_entries (downloads_count + n, downloaded_at = greatest(downloaded_at, latest download)); downloads of entries that no longer exist are dropped. Safe with concurrent flushers in READ COMMITTED: a buffered download is counted exactly once. Run it periodically (e.g. every minute) and before a cleanup pass. No errors of its own. Rule: DESIGN section 5 (GitLab buffers download counts).';
+REVOKE ALL ON FUNCTION @extschema@.flush_downloads() FROM PUBLIC;

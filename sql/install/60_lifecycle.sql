@@ -1,0 +1,576 @@
+-- ---------------------------------------------------------------------------
+-- Cache lifecycle (DESIGN sections 3 and 5, issue 6): destruction queue,
+-- upstream deletion, cleanup policy, fetch leases, usage counters.
+--
+-- Status of a cache entry: 0 live, 1 processing (claimed for destruction),
+-- 2 pending destruction, 3 error (destruction failed).
+--
+--   live 0 --mark/purge/mark_unused/upstream deleted--> pending 2
+--   pending 2 --claim_for_destruction--> processing 1
+--   processing 1 --finish_destruction--> (row deleted)
+--   processing 1 --fail_destruction--> error 3
+--   processing 1 --lease expired, claim_for_destruction--> processing 1
+--   error 3 --retry_destruction--> pending 2
+--
+-- No function ever moves an entry back to live: a later pull of the same
+-- path inserts a new live row with a new object_storage_key (the unique
+-- index on live paths covers status 0 only).
+--
+-- The API functions are SECURITY DEFINER so that a worker role can be given
+-- EXECUTE on them alone, without DELETE/UPDATE on the tables; none is
+-- executable by PUBLIC.
+-- ---------------------------------------------------------------------------
+
+-- Shared argument checks ------------------------------------------------------
+CREATE FUNCTION @extschema@.lifecycle_check_not_null(value anyelement, argname text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF value IS NULL THEN
+    RAISE EXCEPTION '% must not be null', argname
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@.lifecycle_check_not_null(anyelement, text) IS
+  'Internal: raises 22004 (null_value_not_allowed) naming the argument when value is NULL.';
+REVOKE ALL ON FUNCTION @extschema@.lifecycle_check_not_null(anyelement, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.lifecycle_check_lease(lease interval)
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(lease, 'lease');
+  IF lease <= interval '0' THEN
+    RAISE EXCEPTION 'lease must be positive, not %', lease
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass an interval such as ''30 seconds'' or ''1 hour''.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@.lifecycle_check_lease(interval) IS
+  'Internal: raises 22004 for a NULL lease and 22023 for a lease that is not positive.';
+REVOKE ALL ON FUNCTION @extschema@.lifecycle_check_lease(interval) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.lifecycle_check_upstream(group_id bigint, upstream_id bigint)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
+  PERFORM FROM @extschema@.upstreams u
+   WHERE u.group_id = lifecycle_check_upstream.group_id AND u.id = lifecycle_check_upstream.upstream_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@.lifecycle_check_upstream(bigint, bigint) IS
+  'Internal: raises 22004 for a NULL argument and P0002 when the upstream does not exist in the group.';
+REVOKE ALL ON FUNCTION @extschema@.lifecycle_check_upstream(bigint, bigint) FROM PUBLIC;
+
+-- Destruction queue -----------------------------------------------------------
+CREATE FUNCTION @extschema@.mark_for_destruction(group_id bigint, entry_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(entry_id, 'entry_id');
+  UPDATE @extschema@.cache_entries e SET status = 2
+   WHERE e.group_id = mark_for_destruction.group_id
+     AND e.id = mark_for_destruction.entry_id AND e.status = 0;
+  IF FOUND THEN
+    RETURN true;
+  END IF;
+  PERFORM FROM @extschema@.cache_entries e
+   WHERE e.group_id = mark_for_destruction.group_id AND e.id = mark_for_destruction.entry_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'cache entry % of group % does not exist', entry_id, group_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  RETURN false;
+END $$;
+COMMENT ON FUNCTION @extschema@.mark_for_destruction(bigint, bigint) IS
+  'mark_for_destruction(group_id bigint, entry_id bigint) -> boolean. Marks a live cache entry pending destruction (status 0 -> 2): true if it was live and is now pending, false if it was already not live (pending, processing or error). The entry stops resolving at once; a later pull of the same path creates a new live entry with a new object_storage_key. Errors: P0002 for an entry that does not exist in the group; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.mark_for_destruction(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.purge_upstream(group_id bigint, upstream_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  marked bigint;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
+  UPDATE @extschema@.cache_entries e SET status = 2
+   WHERE e.group_id = purge_upstream.group_id
+     AND e.upstream_id = purge_upstream.upstream_id AND e.status = 0;
+  GET DIAGNOSTICS marked = ROW_COUNT;
+  RETURN marked;
+END $$;
+COMMENT ON FUNCTION @extschema@.purge_upstream(bigint, bigint) IS
+  'purge_upstream(group_id bigint, upstream_id bigint) -> bigint. Marks every live cache entry of the upstream pending destruction (status 0 -> 2) and returns how many it marked (0 when none). The upstream itself stays. Errors: P0002 for an upstream that does not exist in the group; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.purge_upstream(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.purge_registry(group_id bigint, registry_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  marked bigint;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(registry_id, 'registry_id');
+  -- Share-lock the registry: a concurrent attach/detach on it (which locks the
+  -- registry row) waits, so the set of exclusive upstreams is stable here.
+  PERFORM FROM @extschema@.registries r
+   WHERE r.group_id = purge_registry.group_id AND r.id = purge_registry.registry_id
+   FOR SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'registry % of group % does not exist', registry_id, group_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  UPDATE @extschema@.cache_entries e SET status = 2
+   WHERE e.group_id = purge_registry.group_id AND e.status = 0
+     AND e.upstream_id IN (
+       SELECT l.upstream_id FROM @extschema@.registry_upstreams l
+        WHERE l.group_id = purge_registry.group_id AND l.registry_id = purge_registry.registry_id
+          AND NOT EXISTS (SELECT FROM @extschema@.registry_upstreams o
+                           WHERE o.group_id = l.group_id AND o.upstream_id = l.upstream_id
+                             AND o.registry_id <> l.registry_id));
+  GET DIAGNOSTICS marked = ROW_COUNT;
+  RETURN marked;
+END $$;
+COMMENT ON FUNCTION @extschema@.purge_registry(bigint, bigint) IS
+  'purge_registry(group_id bigint, registry_id bigint) -> bigint. Marks pending destruction (status 0 -> 2) every live cache entry of the registry''s exclusive upstreams (linked to this registry and to no other) and returns how many it marked. Entries of upstreams shared with another registry stay live. Errors: P0002 for a registry that does not exist in the group; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.purge_registry(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.claim_for_destruction(batch integer, lease interval DEFAULT '1 hour')
+RETURNS TABLE (group_id bigint, entry_id bigint, object_storage_key text, file text, size bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(batch, 'batch');
+  IF batch < 1 THEN
+    RAISE EXCEPTION 'batch must be at least 1, not %', batch
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM @extschema@.lifecycle_check_lease(lease);
+  -- updated_at is set to now() by the row_guard trigger on every update, so
+  -- for a processing entry it is the time it was claimed.
+  RETURN QUERY
+  WITH claimable AS (
+    SELECT c.group_id, c.id
+      FROM @extschema@.cache_entries c
+     WHERE c.status = 2
+        OR (c.status = 1 AND c.updated_at < pg_catalog.now() - lease)
+     ORDER BY c.updated_at
+     LIMIT batch
+       FOR UPDATE SKIP LOCKED
+  )
+  UPDATE @extschema@.cache_entries e SET status = 1
+    FROM claimable
+   WHERE e.group_id = claimable.group_id AND e.id = claimable.id
+  RETURNING e.group_id, e.id, e.object_storage_key, e.file, e.size;
+END $$;
+COMMENT ON FUNCTION @extschema@.claim_for_destruction(integer, interval) IS
+  'claim_for_destruction(batch integer, lease interval DEFAULT ''1 hour'') -> setof (group_id bigint, entry_id bigint, object_storage_key text, file text, size bigint). Claims up to batch entries of any group for deletion, oldest first: pending ones (status 2) and processing ones (status 1) whose claim is older than lease (the worker died), sets them to processing and returns their object-storage keys. Rows locked by another claimer are skipped (FOR UPDATE SKIP LOCKED), so two workers never get the same entry. A live entry is never claimed, and since object_storage_key is unique per group and never changes, no returned key is used by a live entry. The caller deletes each object, then calls finish_destruction (or fail_destruction). Errors: 22023 for batch < 1 or a lease that is not positive; 22004 for NULL. Rule: DESIGN section 5 (lifecycle), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.claim_for_destruction(integer, interval) FROM PUBLIC;
+
+-- finish and fail share one rule: only a claimed (processing) entry moves on.
+CREATE FUNCTION @extschema@.end_destruction(group_id bigint, entry_id bigint, failed boolean)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  current_status smallint;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(entry_id, 'entry_id');
+  IF failed THEN
+    UPDATE @extschema@.cache_entries e SET status = 3
+     WHERE e.group_id = end_destruction.group_id AND e.id = end_destruction.entry_id AND e.status = 1;
+  ELSE
+    DELETE FROM @extschema@.cache_entries e
+     WHERE e.group_id = end_destruction.group_id AND e.id = end_destruction.entry_id AND e.status = 1;
+  END IF;
+  IF FOUND THEN
+    RETURN true;
+  END IF;
+  SELECT e.status INTO current_status FROM @extschema@.cache_entries e
+   WHERE e.group_id = end_destruction.group_id AND e.id = end_destruction.entry_id;
+  IF NOT FOUND THEN
+    RETURN false;   -- already finished (by another worker after a lease expiry)
+  END IF;
+  RAISE EXCEPTION 'cache entry % of group % is not being destroyed', entry_id, group_id
+    USING ERRCODE = 'object_not_in_prerequisite_state',
+          DETAIL = pg_catalog.format('Its status is %s; only a claimed entry (status 1) can be finished or failed.', current_status),
+          HINT = 'Claim entries with claim_for_destruction() first.';
+END $$;
+COMMENT ON FUNCTION @extschema@.end_destruction(bigint, bigint, boolean) IS
+  'Internal: the rule behind finish_destruction (failed = false: delete the row) and fail_destruction (failed = true: status 3).';
+REVOKE ALL ON FUNCTION @extschema@.end_destruction(bigint, bigint, boolean) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.finish_destruction(group_id bigint, entry_id bigint)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.end_destruction($1, $2, false) $$;
+COMMENT ON FUNCTION @extschema@.finish_destruction(bigint, bigint) IS
+  'finish_destruction(group_id bigint, entry_id bigint) -> boolean. Deletes a claimed entry (status 1) after its object was deleted from object storage: true when it deleted the row, false when the entry no longer exists (another worker finished it after this one''s lease expired), so the call is idempotent. Errors: 55000 when the entry exists but is not processing (live, pending or error: its object must not be considered deleted by this worker); 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.finish_destruction(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.fail_destruction(group_id bigint, entry_id bigint)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.end_destruction($1, $2, true) $$;
+COMMENT ON FUNCTION @extschema@.fail_destruction(bigint, bigint) IS
+  'fail_destruction(group_id bigint, entry_id bigint) -> boolean. Records that deleting a claimed entry''s object failed (status 1 -> 3): true when it did, false when the entry no longer exists (another worker finished it). Error entries are claimed again only after retry_destruction. Errors: 55000 when the entry exists but is not processing; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.fail_destruction(bigint, bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.retry_destruction(group_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n bigint;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  UPDATE @extschema@.cache_entries e SET status = 2
+   WHERE e.group_id = retry_destruction.group_id AND e.status = 3;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION @extschema@.retry_destruction(bigint) IS
+  'retry_destruction(group_id bigint) -> bigint. Puts the group''s error entries (status 3) back in the destruction queue (status 2) and returns how many (0 for a group without any, including a group that has no rows at all). Errors: 22004 for NULL. Rule: DESIGN section 5 (lifecycle), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.retry_destruction(bigint) FROM PUBLIC;
+
+-- Deleting an upstream marks its live entries pending destruction ---------------
+-- cache_entries has no foreign key to upstreams (a cascade would delete
+-- millions of rows and orphan their objects); this trigger queues them for
+-- the destruction workers in the same transaction instead.
+CREATE FUNCTION @extschema@.upstreams_mark_entries() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE @extschema@.cache_entries e SET status = 2
+   WHERE e.group_id = OLD.group_id AND e.upstream_id = OLD.id AND e.status = 0;
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@.upstreams_mark_entries() IS
+  'Trigger (internal): AFTER DELETE row trigger on upstreams that marks every live cache entry of the deleted upstream pending destruction (status 0 -> 2) in the same transaction. Rule: DESIGN section 3 (no foreign key from cache_entries; deleting an upstream marks its entries).';
+REVOKE ALL ON FUNCTION @extschema@.upstreams_mark_entries() FROM PUBLIC;
+CREATE TRIGGER upstreams_mark_entries AFTER DELETE ON @extschema@.upstreams
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_mark_entries();
+
+-- Cleanup policy --------------------------------------------------------------
+CREATE FUNCTION @extschema@.mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000,
+                                        OUT entries bigint, OUT bytes bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  cutoff timestamptz;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(keep_days, 'keep_days');
+  PERFORM @extschema@.lifecycle_check_not_null(batch, 'batch');
+  IF keep_days NOT BETWEEN 1 AND 365 THEN
+    RAISE EXCEPTION 'keep_days must be between 1 and 365, not %', keep_days
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF batch < 1 THEN
+    RAISE EXCEPTION 'batch must be at least 1, not %', batch
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  cutoff := pg_catalog.now() - pg_catalog.make_interval(days => keep_days);
+  IF pg_catalog.to_regclass('@extschema@.download_buffer') IS NULL THEN
+    WITH victims AS (
+      SELECT c.group_id, c.id
+        FROM @extschema@.cache_entries c
+       WHERE c.group_id = mark_unused.group_id AND c.status = 0 AND c.downloaded_at < cutoff
+       ORDER BY c.downloaded_at
+       LIMIT batch
+         FOR UPDATE SKIP LOCKED
+    ), marked AS (
+      UPDATE @extschema@.cache_entries e SET status = 2
+        FROM victims
+       WHERE e.group_id = victims.group_id AND e.id = victims.id
+      RETURNING e.size
+    )
+    SELECT count(*), coalesce(sum(marked.size), 0) INTO entries, bytes FROM marked;
+  ELSE
+    -- Downloads recorded but not yet folded into cache_entries count too.
+    EXECUTE $q$
+    WITH victims AS (
+      SELECT c.group_id, c.id
+        FROM @extschema@.cache_entries c
+       WHERE c.group_id = $1 AND c.status = 0 AND c.downloaded_at < $2
+         AND NOT EXISTS (SELECT FROM @extschema@.download_buffer b
+                          WHERE b.group_id = c.group_id AND b.entry_id = c.id
+                            AND b.downloaded_at >= $2)
+       ORDER BY c.downloaded_at
+       LIMIT $3
+         FOR UPDATE OF c SKIP LOCKED
+    ), marked AS (
+      UPDATE @extschema@.cache_entries e SET status = 2
+        FROM victims
+       WHERE e.group_id = victims.group_id AND e.id = victims.id
+      RETURNING e.size
+    )
+    SELECT count(*), coalesce(sum(marked.size), 0) FROM marked
+    $q$ INTO entries, bytes USING mark_unused.group_id, cutoff, batch;
+  END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@.mark_unused(bigint, integer, integer) IS
+  'mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000) -> (entries bigint, bytes bigint). Cleanup policy: marks pending destruction (status 0 -> 2) at most batch of the group''s live entries whose last download is older than keep_days days (downloaded_at < now() - keep_days, counting downloads still in the download buffer), least recently downloaded first, and returns how many entries and bytes it marked. Locks only the selected rows (SKIP LOCKED); call it again until entries = 0. Errors: 22023 for keep_days outside 1..365 or batch < 1; 22004 for NULL. Rule: DESIGN section 5 (cleanup policy), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.mark_unused(bigint, integer, integer) FROM PUBLIC;
+
+-- One fetch per cold path -------------------------------------------------------
+-- Ephemeral state: not registered with pg_extension_config_dump, so pg_dump
+-- skips its rows; a restored database starts with no leases.
+CREATE TABLE @extschema@.fetch_leases (
+  group_id      bigint      NOT NULL,
+  upstream_id   bigint      NOT NULL,
+  relative_path text        NOT NULL,
+  leased_until  timestamptz NOT NULL,
+  CONSTRAINT fetch_leases_pkey PRIMARY KEY (group_id, upstream_id, relative_path)
+);
+COMMENT ON TABLE @extschema@.fetch_leases IS
+  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
+
+CREATE FUNCTION @extschema@.claim_fetch(group_id bigint, upstream_id bigint, path text,
+                                        lease interval DEFAULT '30 seconds')
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  rel_path text;
+  won boolean;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
+  PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
+  PERFORM @extschema@.lifecycle_check_lease(lease);
+  rel_path := CASE WHEN pg_catalog.starts_with(path, '/') THEN path ELSE '/' || path END;
+  IF rel_path = '/' OR pg_catalog.char_length(rel_path) > 1024 THEN
+    RAISE EXCEPTION 'path must be 1 to 1024 characters after the leading slash'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- One statement: a concurrent caller waits on the uncommitted lease row,
+  -- then finds it taken. An expired lease is taken over in place.
+  INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
+  VALUES (claim_fetch.group_id, claim_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
+  ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
+     SET leased_until = EXCLUDED.leased_until
+   WHERE l.leased_until < pg_catalog.clock_timestamp()
+  RETURNING true INTO won;
+  IF won IS NULL THEN
+    RETURN false;
+  END IF;
+  -- A caller that missed just before another one stored the entry must not
+  -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry.
+  PERFORM FROM @extschema@.cache_entries c
+   WHERE c.group_id = claim_fetch.group_id AND c.upstream_id = claim_fetch.upstream_id
+     AND c.relative_path = rel_path AND c.status = 0;
+  IF FOUND THEN
+    DELETE FROM @extschema@.fetch_leases l
+     WHERE l.group_id = claim_fetch.group_id AND l.upstream_id = claim_fetch.upstream_id
+       AND l.relative_path = rel_path;
+    RETURN false;
+  END IF;
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
+  'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. Call after resolve missed, in its own short transaction: true to exactly one of many concurrent callers for the same (upstream, path), who then fetches from the upstream and upserts the entry; false to the others (wait and resolve again), and false when a live entry for the path already exists. The lease ends when a live entry for the path is inserted or when lease has passed (then the next caller gets true). path is the request path under /v2/, with or without the leading slash. Errors: P0002 for an upstream that does not exist in the group; 22023 for an empty path, a path over 1024 characters or a lease that is not positive; 22004 for NULL. Rule: DESIGN section 5 (one fetch per cold path), issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.cache_entries_release_fetch_lease() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  DELETE FROM @extschema@.fetch_leases l
+   WHERE l.group_id = NEW.group_id AND l.upstream_id = NEW.upstream_id
+     AND l.relative_path = NEW.relative_path;
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@.cache_entries_release_fetch_lease() IS
+  'Trigger (internal): AFTER INSERT row trigger on cache_entries (live rows only) that releases the fetch lease of the entry''s (upstream, relative_path). Rule: issue 6 (one fetch per cold path).';
+REVOKE ALL ON FUNCTION @extschema@.cache_entries_release_fetch_lease() FROM PUBLIC;
+CREATE TRIGGER cache_entries_release_fetch_lease AFTER INSERT ON @extschema@.cache_entries
+  FOR EACH ROW WHEN (NEW.status = 0)
+  EXECUTE FUNCTION @extschema@.cache_entries_release_fetch_lease();
+
+CREATE FUNCTION @extschema@.prune_fetch_leases() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n bigint;
+BEGIN
+  DELETE FROM @extschema@.fetch_leases l WHERE l.leased_until < pg_catalog.clock_timestamp();
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION @extschema@.prune_fetch_leases() IS
+  'prune_fetch_leases() -> bigint. Deletes expired fetch leases (left by fetches that failed and never stored an entry) and returns how many. No errors. Run it now and then, e.g. in the destruction worker loop. Rule: issue 6.';
+REVOKE ALL ON FUNCTION @extschema@.prune_fetch_leases() FROM PUBLIC;
+
+-- Usage counters --------------------------------------------------------------
+-- Maintained as insert-only deltas: every change of an entry's status, size or
+-- upstream appends one row; group_usage sums the group's rows; compact_usage
+-- folds them into one row per (group, upstream). Appending never updates a
+-- shared counter row, so concurrent upserts of one upstream do not serialise
+-- on a hot row. Derived state: not dumped; rebuild_usage recomputes it.
+CREATE TABLE @extschema@.usage_deltas (
+  group_id        bigint NOT NULL,
+  upstream_id     bigint NOT NULL,
+  live_entries    bigint NOT NULL,
+  live_bytes      bigint NOT NULL,
+  pending_entries bigint NOT NULL,
+  pending_bytes   bigint NOT NULL
+);
+CREATE INDEX usage_deltas_group_idx ON @extschema@.usage_deltas (group_id, upstream_id);
+COMMENT ON TABLE @extschema@.usage_deltas IS
+  'Usage counters as insert-only deltas per (group, upstream); summed by group_usage, folded by compact_usage, recomputed by rebuild_usage. Derived state, not dumped. pending = every entry that is not live (pending, processing or error): its object still occupies storage.';
+
+CREATE FUNCTION @extschema@.cache_entries_track_usage() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.upstream_id = NEW.upstream_id THEN
+    INSERT INTO @extschema@.usage_deltas VALUES (
+      NEW.group_id, NEW.upstream_id,
+      (NEW.status = 0)::integer - (OLD.status = 0)::integer,
+      CASE WHEN NEW.status = 0 THEN NEW.size ELSE 0 END - CASE WHEN OLD.status = 0 THEN OLD.size ELSE 0 END,
+      (NEW.status <> 0)::integer - (OLD.status <> 0)::integer,
+      CASE WHEN NEW.status <> 0 THEN NEW.size ELSE 0 END - CASE WHEN OLD.status <> 0 THEN OLD.size ELSE 0 END);
+    RETURN NULL;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    INSERT INTO @extschema@.usage_deltas VALUES (
+      OLD.group_id, OLD.upstream_id,
+      -(OLD.status = 0)::integer, CASE WHEN OLD.status = 0 THEN -OLD.size ELSE 0 END,
+      -(OLD.status <> 0)::integer, CASE WHEN OLD.status <> 0 THEN -OLD.size ELSE 0 END);
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    INSERT INTO @extschema@.usage_deltas VALUES (
+      NEW.group_id, NEW.upstream_id,
+      (NEW.status = 0)::integer, CASE WHEN NEW.status = 0 THEN NEW.size ELSE 0 END,
+      (NEW.status <> 0)::integer, CASE WHEN NEW.status <> 0 THEN NEW.size ELSE 0 END);
+  END IF;
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@.cache_entries_track_usage() IS
+  'Trigger (internal): AFTER INSERT/DELETE, and AFTER UPDATE of status, size or upstream_id, row trigger on cache_entries that appends the change to usage_deltas. Row-level, so rows inserted straight into a partition (as pg_restore does) are counted too. Rule: issue 6 (usage).';
+REVOKE ALL ON FUNCTION @extschema@.cache_entries_track_usage() FROM PUBLIC;
+CREATE TRIGGER cache_entries_track_usage_insert AFTER INSERT ON @extschema@.cache_entries
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_entries_track_usage();
+CREATE TRIGGER cache_entries_track_usage_delete AFTER DELETE ON @extschema@.cache_entries
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_entries_track_usage();
+CREATE TRIGGER cache_entries_track_usage_update AFTER UPDATE ON @extschema@.cache_entries
+  FOR EACH ROW
+  WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.size IS DISTINCT FROM NEW.size
+        OR OLD.upstream_id IS DISTINCT FROM NEW.upstream_id)
+  EXECUTE FUNCTION @extschema@.cache_entries_track_usage();
+
+-- TRUNCATE fires no row trigger: truncating the whole table empties the
+-- counters with it. (After truncating a single partition, run rebuild_usage.)
+CREATE FUNCTION @extschema@.cache_entries_truncate_usage() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  TRUNCATE @extschema@.usage_deltas;
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION @extschema@.cache_entries_truncate_usage() IS
+  'Trigger (internal): AFTER TRUNCATE statement trigger on cache_entries that empties usage_deltas. Rule: issue 6 (usage).';
+REVOKE ALL ON FUNCTION @extschema@.cache_entries_truncate_usage() FROM PUBLIC;
+CREATE TRIGGER cache_entries_truncate_usage AFTER TRUNCATE ON @extschema@.cache_entries
+  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_entries_truncate_usage();
+
+CREATE FUNCTION @extschema@.group_usage(group_id bigint)
+RETURNS TABLE (upstream_id bigint, live_entries bigint, live_bytes bigint,
+               pending_entries bigint, pending_bytes bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  RETURN QUERY
+  WITH per_upstream AS (
+    SELECT d.upstream_id,
+           sum(d.live_entries)::bigint AS live_entries, sum(d.live_bytes)::bigint AS live_bytes,
+           sum(d.pending_entries)::bigint AS pending_entries, sum(d.pending_bytes)::bigint AS pending_bytes
+      FROM @extschema@.usage_deltas d
+     WHERE d.group_id = group_usage.group_id
+     GROUP BY d.upstream_id
+  ), listed AS (
+    -- every upstream of the group, and deleted upstreams that still have entries
+    SELECT u.id AS upstream_id FROM @extschema@.upstreams u WHERE u.group_id = group_usage.group_id
+    UNION
+    SELECT p.upstream_id FROM per_upstream p
+     WHERE p.live_entries <> 0 OR p.pending_entries <> 0 OR p.live_bytes <> 0 OR p.pending_bytes <> 0
+  )
+  SELECT r.upstream_id, coalesce(p.live_entries, 0), coalesce(p.live_bytes, 0),
+         coalesce(p.pending_entries, 0), coalesce(p.pending_bytes, 0)
+    FROM listed r LEFT JOIN per_upstream p ON p.upstream_id = r.upstream_id
+  UNION ALL
+  SELECT NULL::bigint, coalesce(sum(p.live_entries), 0)::bigint, coalesce(sum(p.live_bytes), 0)::bigint,
+         coalesce(sum(p.pending_entries), 0)::bigint, coalesce(sum(p.pending_bytes), 0)::bigint
+    FROM per_upstream p
+  ORDER BY 1 NULLS LAST;
+END $$;
+COMMENT ON FUNCTION @extschema@.group_usage(bigint) IS
+  'group_usage(group_id bigint) -> setof (upstream_id bigint, live_entries bigint, live_bytes bigint, pending_entries bigint, pending_bytes bigint). One row per upstream of the group (zeros when it has no entries) and per deleted upstream that still has entries, then a total row with upstream_id NULL. Bytes are the sum of size. pending counts every entry that is not live (pending, processing or error). Reads maintained counters (usage_deltas), not cache_entries, so it costs the same for a group with millions of entries; read-only, runs on a standby. A group without rows gets only a zero total row. Errors: 22004 for NULL. Rule: issue 6 (usage).';
+REVOKE ALL ON FUNCTION @extschema@.group_usage(bigint) FROM PUBLIC;
+
+-- compact_usage and rebuild_usage of one group are serialised with a
+-- transaction-level advisory lock, so a rebuild never misses the rows a
+-- concurrent compaction inserted (two compactions alone are safe anyway:
+-- each sums exactly the rows it deleted).
+CREATE FUNCTION @extschema@.compact_usage(group_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  g bigint;
+  n bigint;
+  total bigint := 0;
+BEGIN
+  FOR g IN SELECT DISTINCT d.group_id FROM @extschema@.usage_deltas d
+            WHERE compact_usage.group_id IS NULL OR d.group_id = compact_usage.group_id
+            ORDER BY 1
+  LOOP
+    PERFORM pg_catalog.pg_advisory_xact_lock(30292, pg_catalog.hashint8(g));
+    WITH gone AS (
+      DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
+      RETURNING d.*
+    ), folded AS (
+      INSERT INTO @extschema@.usage_deltas
+      SELECT gone.group_id, gone.upstream_id, sum(gone.live_entries), sum(gone.live_bytes),
+             sum(gone.pending_entries), sum(gone.pending_bytes)
+        FROM gone GROUP BY gone.group_id, gone.upstream_id
+      HAVING sum(gone.live_entries) <> 0 OR sum(gone.live_bytes) <> 0
+          OR sum(gone.pending_entries) <> 0 OR sum(gone.pending_bytes) <> 0
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM folded) INTO n;
+    total := total + n;
+  END LOOP;
+  RETURN total;
+END $$;
+COMMENT ON FUNCTION @extschema@.compact_usage(bigint) IS
+  'compact_usage(group_id bigint DEFAULT NULL) -> bigint. Folds the usage deltas of one group (NULL: every group) into one row per upstream (none when it sums to zero) and returns how many rows it removed. Totals do not change; concurrent writers are not blocked. Run it periodically (e.g. every few minutes in the destruction worker loop) so group_usage stays cheap. No errors. Rule: issue 6 (usage).';
+REVOKE ALL ON FUNCTION @extschema@.compact_usage(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.rebuild_usage(group_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  g bigint;
+  groups bigint := 0;
+BEGIN
+  FOR g IN SELECT c.group_id FROM @extschema@.cache_entries c
+            WHERE rebuild_usage.group_id IS NULL OR c.group_id = rebuild_usage.group_id
+           UNION
+           SELECT d.group_id FROM @extschema@.usage_deltas d
+            WHERE rebuild_usage.group_id IS NULL OR d.group_id = rebuild_usage.group_id
+           ORDER BY 1
+  LOOP
+    PERFORM pg_catalog.pg_advisory_xact_lock(30292, pg_catalog.hashint8(g));
+    -- One statement, one snapshot: a delta is deleted exactly when the entry
+    -- change it describes is visible to the recount.
+    WITH gone AS (
+      DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
+    )
+    INSERT INTO @extschema@.usage_deltas
+    SELECT c.group_id, c.upstream_id,
+           count(*) FILTER (WHERE c.status = 0), coalesce(sum(c.size) FILTER (WHERE c.status = 0), 0),
+           count(*) FILTER (WHERE c.status <> 0), coalesce(sum(c.size) FILTER (WHERE c.status <> 0), 0)
+      FROM @extschema@.cache_entries c
+     WHERE c.group_id = g
+     GROUP BY c.group_id, c.upstream_id;
+    groups := groups + 1;
+  END LOOP;
+  RETURN groups;
+END $$;
+COMMENT ON FUNCTION @extschema@.rebuild_usage(bigint) IS
+  'rebuild_usage(group_id bigint DEFAULT NULL) -> bigint. Recomputes the usage counters of one group (NULL: every group) from cache_entries and returns how many groups it rebuilt. Run it after a restore made with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica) or after truncating a single partition; it is always safe to run. Scans the group''s entries. No errors. Rule: issue 6 (usage; derived state is rebuilt, not dumped).';
+REVOKE ALL ON FUNCTION @extschema@.rebuild_usage(bigint) FROM PUBLIC;

@@ -1,0 +1,877 @@
+/*
+ * credentials.c
+ *		Upstream credentials: validation of the plaintext jsonb, sealing in a
+ *		BEFORE INSERT OR UPDATE trigger, the keyed uniqueness fingerprint,
+ *		upstream_credentials() and rotate_credentials().
+ *
+ * What is stored in upstreams.credentials is NULL or an envelope (envelope.h)
+ * sealed under the keyring's highest key, bound to (group_id, id) by the
+ * associated data. credentials_fingerprint is a keyed BLAKE2b hash
+ * (crypto_generichash) of the canonical plaintext under a dedicated secret;
+ * the secret lives in containers_vreg.credentials_secret as an envelope
+ * sealed under the keyring, so it survives rotation, removal of old keys and
+ * dump/restore, and is itself re-sealed by rotation.
+ *
+ * Short-lived secrets (plaintext, fingerprint secret) are allocated in a
+ * memory context whose reset callback wipes them (sodium_memzero), so they
+ * are wiped on success and on error alike. No message names a value.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "containers_vreg.h"
+#include "cred_rules.h"
+#include "credentials.h"
+#include "envelope.h"
+#include "keyring.h"
+
+/* ---------------------------------------------------------------------
+ * Wiped memory
+ * --------------------------------------------------------------------- */
+
+typedef struct WipeChunk
+{
+	MemoryContextCallback cb;
+	void	   *ptr;
+	Size		len;
+} WipeChunk;
+
+static void
+wipe_chunk(void *arg)
+{
+	WipeChunk  *w = (WipeChunk *) arg;
+
+	sodium_memzero(w->ptr, w->len);
+}
+
+/* palloc0 in cxt; the bytes are wiped when cxt is reset or deleted. */
+static void *
+secret_alloc(MemoryContext cxt, Size len)
+{
+	WipeChunk  *w = MemoryContextAlloc(cxt, sizeof(WipeChunk));
+
+	w->ptr = MemoryContextAllocZero(cxt, len);
+	w->len = len;
+	w->cb.func = wipe_chunk;
+	w->cb.arg = w;
+	MemoryContextRegisterResetCallback(cxt, &w->cb);
+	return w->ptr;
+}
+
+/* A child context for one operation's secrets; delete it when done. */
+static MemoryContext
+secret_context(void)
+{
+	return AllocSetContextCreate(CurrentMemoryContext, "containers_vreg secrets",
+								 ALLOCSET_SMALL_SIZES);
+}
+
+/* ---------------------------------------------------------------------
+ * Reading the submitted jsonb
+ * --------------------------------------------------------------------- */
+
+/* Name the row in messages: "upstream 7 of group 1" (ids are not secret). */
+#define ROW_FMT "upstream " INT64_FORMAT " of group " INT64_FORMAT
+
+static bool
+is_envelope_member(const char *key, int len)
+{
+	int			i;
+
+	for (i = 0; i < (int) lengthof(vreg_env_members); i++)
+		if ((int) strlen(vreg_env_members[i]) == len &&
+			memcmp(vreg_env_members[i], key, len) == 0)
+			return true;
+	return false;
+}
+
+static void
+refuse_not_object(const char *what)
+{
+	char		accepted[128];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid credentials for %s: not a JSON object", what),
+			 errdetail("Accepted keys: %s (or null, {} or empty strings for none).",
+					   vreg_cred_accepted_keys(accepted, sizeof(accepted)))));
+}
+
+/* Does the object carry any envelope member (then it is taken as an envelope)? */
+static bool
+jsonb_is_envelope(Jsonb *jb)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		found = false;
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		return false;
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_KEY && is_envelope_member(v.val.string.val, v.val.string.len))
+			found = true;
+	return found;
+}
+
+static const char *
+numeric_text(JsonbValue *v, size_t *len)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+														NumericGetDatum(v->val.numeric)));
+
+	*len = strlen(s);
+	return s;
+}
+
+/*
+ * Decode a sealed-looking jsonb into env, refusing (22023) a malformed one.
+ * what names it in the message.
+ */
+static void
+decode_envelope(Jsonb *jb, VregEnvelope *env, const char *what)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	VregEnvelopeFields f;
+	const char *problem = NULL;
+	int			member = -1;
+
+	memset(&f, 0, sizeof(f));
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		problem = "an envelope is a JSON object";
+	else
+	{
+		it = JsonbIteratorInit(&jb->root);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				int			i;
+
+				member = -1;
+				for (i = 0; i < (int) lengthof(vreg_env_members); i++)
+					if ((int) strlen(vreg_env_members[i]) == v.val.string.len &&
+						memcmp(vreg_env_members[i], v.val.string.val, v.val.string.len) == 0)
+						member = i;
+				if (member < 0 && problem == NULL)
+					problem = "an envelope has only the members v, kid, nonce and ct";
+			}
+			else if (tok == WJB_VALUE && member >= 0)
+			{
+				bool		numeric = (member <= 1);
+
+				if (numeric && v.type == jbvNumeric)
+				{
+					if (member == 0)
+						f.v = numeric_text(&v, &f.vlen);
+					else
+						f.kid = numeric_text(&v, &f.kidlen);
+				}
+				else if (!numeric && v.type == jbvString)
+				{
+					if (member == 2)
+					{
+						f.nonce = v.val.string.val;
+						f.noncelen = v.val.string.len;
+					}
+					else
+					{
+						f.ct = v.val.string.val;
+						f.ctlen = v.val.string.len;
+					}
+				}
+				else if (problem == NULL)
+					problem = numeric ? "envelope members v and kid must be numbers"
+						: "envelope members nonce and ct must be strings";
+			}
+		}
+	}
+	if (problem == NULL)
+		problem = vreg_env_decode(&f, env);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed credentials envelope for %s: %s", what, problem),
+				 errdetail("A JSON object with any of the members v, kid, nonce or ct is taken as a sealed envelope {\"v\": 1, \"kid\": <key id>, \"nonce\": \"<base64>\", \"ct\": \"<base64>\"}."),
+				 errhint("Write plaintext credentials as {\"username\": \"...\", \"password\": \"...\"}; they are sealed on write.")));
+}
+
+/*
+ * Validate plaintext credentials (22023 on any problem, never naming a
+ * value). Returns true with *set filled when there are credentials, false for
+ * none. The set points into jb.
+ */
+static bool
+validate_plaintext(Jsonb *jb, VregCredSet *set, const char *what)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	VregCredItem *items;
+	int			nitems = 0;
+	int			key_index;
+	VregCredStatus status;
+	char		accepted[128];
+	char		problem[256];
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		refuse_not_object(what);
+	items = palloc0(sizeof(VregCredItem) * (JB_ROOT_COUNT(jb) + 1));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			items[nitems].key = v.val.string.val;
+			items[nitems].keylen = v.val.string.len;
+		}
+		else if (tok == WJB_VALUE)
+		{
+			VregCredItem *item = &items[nitems++];
+
+			item->is_string = (v.type == jbvString);
+			if (item->is_string)
+			{
+				item->val = v.val.string.val;
+				item->vallen = v.val.string.len;
+				item->nchars = pg_mbstrlen_with_len(v.val.string.val, v.val.string.len);
+			}
+		}
+	}
+	status = vreg_cred_validate(items, nitems, set, &key_index);
+	pfree(items);
+	if (status == VREG_CRED_OK)
+		return true;
+	if (status == VREG_CRED_NONE)
+		return false;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid credentials for %s: %s", what,
+					vreg_cred_problem(status, key_index, set->present, problem, sizeof(problem))),
+			 errdetail("Accepted keys: %s, both non-empty strings of at most %d characters, or none (null, {} or empty strings).",
+					   vreg_cred_accepted_keys(accepted, sizeof(accepted)), VREG_CRED_MAX_CHARS)));
+	return false;				/* keep compiler quiet */
+}
+
+/* ---------------------------------------------------------------------
+ * Sealing and opening
+ * --------------------------------------------------------------------- */
+
+static size_t
+row_ad(int64 group_id, int64 upstream_id, uint8 *ad)
+{
+	int64_t		ids[2] = {group_id, upstream_id};
+
+	return vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM, ids, 2, ad, VREG_ENV_AD_MAX);
+}
+
+static size_t
+secret_ad(uint8 *ad)
+{
+	int64_t		ids[1] = {1};
+
+	return vreg_env_ad(VREG_ENV_DOMAIN_SECRET, ids, 1, ad, VREG_ENV_AD_MAX);
+}
+
+/* Seal pt and return the envelope as jsonb (allocated in CurrentMemoryContext). */
+static Jsonb *
+seal_to_jsonb(const uint8 *pt, size_t ptlen, const uint8 *ad, size_t adlen)
+{
+	VregEnvelope *env = palloc(sizeof(VregEnvelope));
+	size_t		cap;
+	char	   *text;
+
+	vreg_keyring_seal(env, pt, ptlen, ad, adlen);
+	cap = VREG_ENV_TEXT_MAX(env->ctlen);
+	text = palloc(cap);
+	if (vreg_env_format(env, text, cap) == 0)
+		elog(ERROR, "envelope buffer too small");
+	pfree(env);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+/*
+ * Open an envelope into a wiped buffer in scxt; errors name the key id when
+ * the key is missing (55000) and say "does not open" when it does not
+ * authenticate (22000). what names the row.
+ */
+static uint8 *
+open_envelope(const VregEnvelope *env, const uint8 *ad, size_t adlen,
+			  MemoryContext scxt, size_t *ptlen, const char *what)
+{
+	uint8	   *pt = secret_alloc(scxt, env->ctlen);
+
+	switch (vreg_keyring_open(env, pt, env->ctlen, ptlen, ad, adlen))
+	{
+		case VREG_OPEN_OK:
+			break;
+		case VREG_OPEN_NO_KEY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot open %s: key %u is not in the keyring",
+							what, env->kid),
+					 errhint("Put key %u back into the keyring file and reload the configuration; once rotate_credentials() returns 0 the key may be removed.",
+							 env->kid)));
+			break;
+		case VREG_OPEN_FAILED:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("cannot open %s: the envelope does not authenticate under key %u",
+							what, env->kid),
+					 errdetail("The envelope was altered, belongs to another row, or key %u in the keyring is not the key it was sealed with.",
+							   env->kid)));
+			break;
+	}
+	return pt;
+}
+
+/* ---------------------------------------------------------------------
+ * The fingerprint secret (containers_vreg.credentials_secret, one row)
+ * --------------------------------------------------------------------- */
+
+/* Read the sealed secret with the latest snapshot; NULL when there is none. */
+static Jsonb *
+fetch_secret_envelope(bool for_update)
+{
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	ret = SPI_execute_snapshot(SPI_prepare(for_update
+										   ? "SELECT secret FROM containers_vreg.credentials_secret WHERE id = 1 FOR UPDATE"
+										   : "SELECT secret FROM containers_vreg.credentials_secret WHERE id = 1",
+										   0, NULL),
+							   NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							   false, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the credentials secret failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+/*
+ * The fingerprint secret into a wiped buffer in scxt. With create, the first
+ * caller makes one (under an advisory lock, so concurrent first writers agree
+ * on one secret, at any isolation level).
+ */
+static uint8 *
+get_fp_secret(MemoryContext scxt, bool create)
+{
+	Jsonb	   *jb;
+	uint8		ad[VREG_ENV_AD_MAX];
+	size_t		adlen = secret_ad(ad);
+	uint8	   *secret;
+	size_t		len = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	jb = fetch_secret_envelope(false);
+	if (jb == NULL && create)
+	{
+		vreg_lock_group_key(1, VREG_LOCKCLASS_CREDENTIALS_SECRET);
+		jb = fetch_secret_envelope(false);
+		if (jb == NULL)
+		{
+			uint8	   *fresh = secret_alloc(scxt, VREG_FP_SECRET_BYTES);
+			Oid			argtypes[1] = {JSONBOID};
+			Datum		args[1];
+			int			ret;
+
+			randombytes_buf(fresh, VREG_FP_SECRET_BYTES);
+			jb = seal_to_jsonb(fresh, VREG_FP_SECRET_BYTES, ad, adlen);
+			args[0] = JsonbPGetDatum(jb);
+			ret = SPI_execute_with_args("INSERT INTO containers_vreg.credentials_secret (id, secret) VALUES (1, $1)",
+										1, argtypes, args, NULL, false, 0);
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "storing the credentials secret failed: %s", SPI_result_code_string(ret));
+			SPI_finish();
+			return fresh;
+		}
+	}
+	if (jb == NULL)
+	{
+		SPI_finish();
+		return NULL;
+	}
+	{
+		VregEnvelope *env = palloc(sizeof(VregEnvelope));
+
+		decode_envelope(jb, env, "the credentials fingerprint secret");
+		secret = open_envelope(env, ad, adlen, scxt, &len, "the credentials fingerprint secret");
+		pfree(env);
+	}
+	if (len != VREG_FP_SECRET_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the credentials fingerprint secret has the wrong length")));
+	SPI_finish();
+	return secret;
+}
+
+/* ---------------------------------------------------------------------
+ * The trigger
+ * --------------------------------------------------------------------- */
+
+typedef struct UpstreamCols
+{
+	int			group_id;
+	int			id;
+	int			url;
+	int			credentials;
+	int			fingerprint;
+} UpstreamCols;
+
+static int
+col(Relation rel, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						name, RelationGetRelationName(rel))));
+	return attnum;
+}
+
+static bool
+col_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int attnum)
+{
+	Form_pg_attribute att = TupleDescAttr(td, attnum - 1);
+	bool		oldnull,
+				newnull;
+	Datum		o = heap_getattr(oldtup, attnum, td, &oldnull);
+	Datum		n = heap_getattr(newtup, attnum, td, &newnull);
+
+	if (oldnull || newnull)
+		return oldnull != newnull;
+	return !datum_image_eq(o, n, att->attbyval, att->attlen);
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
+
+/*
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on upstreams.
+ *
+ * credentials (new value):
+ *	NULL, {} or empty strings  -> NULL, fingerprint '\x'
+ *	plaintext                  -> validated, sealed under the sealing key and
+ *								  bound to (group_id, id); fingerprint computed
+ *	an envelope that was supplied (INSERT, COPY, restore, or an UPDATE that
+ *	changes it)                -> checked for structure and stored as it is,
+ *								  with the fingerprint that came with it
+ * On UPDATE, a url change without newly supplied credentials clears them, and
+ * the fingerprint cannot be changed on its own.
+ */
+Datum
+containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	td;
+	UpstreamCols c;
+	HeapTuple	oldtup = NULL,
+				newtup;
+	bool		is_update;
+	bool		isnull;
+	Datum		creds;
+	bool		creds_null;
+	int64		group_id,
+				upstream_id;
+	char		what[128];
+	Datum		newvals[2];
+	bool		newnulls[2] = {false, false};
+	int			cols[2];
+	bytea	   *empty_fp;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("upstreams_credentials() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("upstreams_credentials() must be fired BEFORE INSERT OR UPDATE for each row")));
+
+	rel = trigdata->tg_relation;
+	td = RelationGetDescr(rel);
+	c.group_id = col(rel, "group_id");
+	c.id = col(rel, "id");
+	c.url = col(rel, "url");
+	c.credentials = col(rel, "credentials");
+	c.fingerprint = col(rel, "credentials_fingerprint");
+	cols[0] = c.credentials;
+	cols[1] = c.fingerprint;
+
+	is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	if (is_update)
+	{
+		oldtup = trigdata->tg_trigtuple;
+		newtup = trigdata->tg_newtuple;
+	}
+	else
+		newtup = trigdata->tg_trigtuple;
+
+	creds = heap_getattr(newtup, c.credentials, td, &creds_null);
+	{
+		Datum		g = heap_getattr(newtup, c.group_id, td, &isnull);
+
+		if (isnull)
+			return PointerGetDatum(newtup);	/* NOT NULL reports it */
+		group_id = DatumGetInt64(g);
+		g = heap_getattr(newtup, c.id, td, &isnull);
+		if (isnull)
+			return PointerGetDatum(newtup);
+		upstream_id = DatumGetInt64(g);
+	}
+	snprintf(what, sizeof(what), ROW_FMT, upstream_id, group_id);
+	empty_fp = (bytea *) palloc(VARHDRSZ);
+	SET_VARSIZE(empty_fp, VARHDRSZ);
+
+	/* No credentials: NULL and an empty fingerprint. */
+	if (creds_null)
+	{
+		newvals[0] = (Datum) 0;
+		newnulls[0] = true;
+		newvals[1] = PointerGetDatum(empty_fp);
+		return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls));
+	}
+
+	{
+		Jsonb	   *jb = DatumGetJsonbP(creds);
+
+		if (jsonb_is_envelope(jb))
+		{
+			bool		supplied = !is_update ||
+				col_changed(oldtup, newtup, td, c.credentials);
+
+			if (!supplied)
+			{
+				/* UPDATE that does not touch credentials. */
+				if (col_changed(oldtup, newtup, td, c.url))
+				{
+					newvals[0] = (Datum) 0;
+					newnulls[0] = true;
+					newvals[1] = PointerGetDatum(empty_fp);
+					return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
+																	 newvals, newnulls));
+				}
+				if (col_changed(oldtup, newtup, td, c.id))
+					ereport(ERROR,
+							(errcode(ERRCODE_CHECK_VIOLATION),
+							 errmsg("the id of upstream " INT64_FORMAT " of group " INT64_FORMAT " cannot change while it has credentials",
+									DatumGetInt64(heap_getattr(oldtup, c.id, td, &isnull)), group_id),
+							 errdetail("Sealed credentials are bound to the upstream's id."),
+							 errhint("Supply the credentials again in the same statement, or set them to NULL.")));
+				if (col_changed(oldtup, newtup, td, c.fingerprint))
+					ereport(ERROR,
+							(errcode(ERRCODE_GENERATED_ALWAYS),
+							 errmsg("credentials_fingerprint of " ROW_FMT " cannot be changed on its own",
+									upstream_id, group_id),
+							 errdetail("The fingerprint is computed when credentials are written.")));
+				return PointerGetDatum(newtup);
+			}
+			/* An envelope supplied as it is (restore, COPY, rotation). */
+			{
+				VregEnvelope *env = palloc(sizeof(VregEnvelope));
+				Datum		fp;
+
+				decode_envelope(jb, env, what);
+				pfree(env);
+				fp = heap_getattr(newtup, c.fingerprint, td, &isnull);
+
+				if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(fp)) != VREG_FINGERPRINT_BYTES)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("sealed credentials for %s come without their credentials_fingerprint", what),
+							 errdetail("A sealed envelope is stored as it is only together with the %d-byte fingerprint it was written with (as pg_dump writes them).",
+									   VREG_FINGERPRINT_BYTES),
+							 errhint("Write plaintext credentials as {\"username\": \"...\", \"password\": \"...\"}; they are sealed on write.")));
+			}
+			return PointerGetDatum(newtup);
+		}
+		else
+		{
+			VregCredSet set;
+			MemoryContext scxt;
+			uint8	   *canon;
+			size_t		canonlen;
+			uint8	   *secret;
+			bytea	   *fp;
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen;
+			Jsonb	   *sealed;
+
+			if (!validate_plaintext(jb, &set, what))
+			{
+				newvals[0] = (Datum) 0;
+				newnulls[0] = true;
+				newvals[1] = PointerGetDatum(empty_fp);
+				return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
+																 newvals, newnulls));
+			}
+			scxt = secret_context();
+			canon = secret_alloc(scxt, VREG_CRED_CANON_MAX);
+			canonlen = vreg_cred_canonical(&set, canon, VREG_CRED_CANON_MAX);
+			if (canonlen == 0)
+				elog(ERROR, "canonical credentials buffer too small");
+
+			secret = get_fp_secret(scxt, true);
+			fp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
+			SET_VARSIZE(fp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
+			crypto_generichash((unsigned char *) VARDATA(fp), VREG_FINGERPRINT_BYTES,
+							   canon, canonlen, secret, VREG_FP_SECRET_BYTES);
+
+			adlen = row_ad(group_id, upstream_id, ad);
+			sealed = seal_to_jsonb(canon, canonlen, ad, adlen);
+			MemoryContextDelete(scxt);	/* wipes canon and secret */
+
+			newvals[0] = JsonbPGetDatum(sealed);
+			newvals[1] = PointerGetDatum(fp);
+			return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
+															 newvals, newnulls));
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * upstream_credentials(group_id, upstream_id)
+ * --------------------------------------------------------------------- */
+
+/* Build {"username": ..., "password": ...} from a parsed canonical form. */
+static Jsonb *
+set_to_jsonb(const VregCredSet *set)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	k,
+				v,
+			   *res;
+	int			i;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < vreg_cred_nkeys; i++)
+	{
+		if (!(set->present & (1u << i)))
+			continue;
+		k.type = jbvString;
+		k.val.string.val = (char *) vreg_cred_keys[i].name;
+		k.val.string.len = strlen(vreg_cred_keys[i].name);
+		pushJsonbValue(&st, WJB_KEY, &k);
+		v.type = jbvString;
+		v.val.string.val = (char *) set->val[i];
+		v.val.string.len = set->len[i];
+		pushJsonbValue(&st, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* Open one upstream's envelope into plaintext canonical bytes in scxt. */
+static uint8 *
+open_upstream(Jsonb *jb, int64 group_id, int64 upstream_id, MemoryContext scxt,
+			  size_t *ptlen)
+{
+	VregEnvelope *env = palloc(sizeof(VregEnvelope));
+	uint8		ad[VREG_ENV_AD_MAX];
+	size_t		adlen = row_ad(group_id, upstream_id, ad);
+	char		what[128];
+	uint8	   *pt;
+
+	snprintf(what, sizeof(what), ROW_FMT, upstream_id, group_id);
+	decode_envelope(jb, env, what);
+	snprintf(what, sizeof(what), "credentials of " ROW_FMT, upstream_id, group_id);
+	pt = open_envelope(env, ad, adlen, scxt, ptlen, what);
+	pfree(env);
+	return pt;
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_upstream_credentials);
+
+Datum
+containers_vreg_upstream_credentials(PG_FUNCTION_ARGS)
+{
+	int64		group_id = PG_GETARG_INT64(0);
+	int64		upstream_id = PG_GETARG_INT64(1);
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2];
+	int			ret;
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *jb;
+	Jsonb	   *result;
+	MemoryContext callcxt = CurrentMemoryContext;
+	MemoryContext scxt;
+	uint8	   *pt;
+	size_t		ptlen = 0;
+	VregCredSet set;
+	const char *problem;
+
+	args[0] = Int64GetDatum(group_id);
+	args[1] = Int64GetDatum(upstream_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT credentials FROM containers_vreg.upstreams WHERE group_id = $1 AND id = $2",
+								2, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading upstream credentials failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg(ROW_FMT " does not exist", upstream_id, group_id)));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+	{
+		SPI_finish();
+		PG_RETURN_NULL();
+	}
+	jb = DatumGetJsonbP(d);
+
+	scxt = AllocSetContextCreate(callcxt, "containers_vreg secrets", ALLOCSET_SMALL_SIZES);
+	pt = open_upstream(jb, group_id, upstream_id, scxt, &ptlen);
+	problem = vreg_cred_parse_canonical(pt, ptlen, &set);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("credentials of " ROW_FMT " opened but are not valid: %s",
+						upstream_id, group_id, problem)));
+	{
+		MemoryContext old = MemoryContextSwitchTo(callcxt);
+
+		result = set_to_jsonb(&set);
+		MemoryContextSwitchTo(old);
+	}
+	MemoryContextDelete(scxt);	/* wipes the plaintext */
+	SPI_finish();
+	PG_RETURN_JSONB_P(result);
+}
+
+/* ---------------------------------------------------------------------
+ * rotate_credentials(batch_size)
+ * --------------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(containers_vreg_rotate_credentials);
+
+Datum
+containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
+{
+	int32		batch_size;
+	uint32		sealing_kid;
+	int64		changed = 0;
+	MemoryContext scxt;
+	Jsonb	   *jb;
+	uint64		i,
+				n;
+	int			ret;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("batch_size must not be null")));
+	batch_size = PG_GETARG_INT32(0);
+	if (batch_size < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be at least 1, not %d", batch_size)));
+
+	sealing_kid = vreg_keyring_sealing_kid();
+	scxt = secret_context();
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* The fingerprint secret first, so old keys can go as soon as we return 0. */
+	jb = fetch_secret_envelope(true);
+	if (jb != NULL)
+	{
+		VregEnvelope *env = palloc(sizeof(VregEnvelope));
+
+		decode_envelope(jb, env, "the credentials fingerprint secret");
+		if (env->kid != sealing_kid)
+		{
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen = secret_ad(ad);
+			size_t		len = 0;
+			uint8	   *secret = open_envelope(env, ad, adlen, scxt, &len,
+											   "the credentials fingerprint secret");
+			Jsonb	   *sealed = seal_to_jsonb(secret, len, ad, adlen);
+			Oid			argtypes[1] = {JSONBOID};
+			Datum		args[1];
+
+			args[0] = JsonbPGetDatum(sealed);
+			ret = SPI_execute_with_args("UPDATE containers_vreg.credentials_secret SET secret = $1 WHERE id = 1",
+										1, argtypes, args, NULL, false, 0);
+			if (ret != SPI_OK_UPDATE)
+				elog(ERROR, "re-sealing the credentials secret failed: %s", SPI_result_code_string(ret));
+			changed++;
+		}
+		pfree(env);
+	}
+
+	if (changed < batch_size)
+	{
+		Oid			argtypes[2] = {INT4OID, INT8OID};
+		Datum		args[2];
+		SPITupleTable *tt;
+
+		args[0] = Int32GetDatum((int32) sealing_kid);
+		args[1] = Int64GetDatum(batch_size - changed);
+		ret = SPI_execute_with_args("SELECT group_id, id, credentials FROM containers_vreg.upstreams"
+									" WHERE credentials IS NOT NULL"
+									" AND credentials->'kid' IS DISTINCT FROM pg_catalog.to_jsonb($1)"
+									" ORDER BY group_id, id LIMIT $2 FOR UPDATE",
+									2, argtypes, args, NULL, false, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "selecting credentials to rotate failed: %s", SPI_result_code_string(ret));
+		tt = SPI_tuptable;
+		n = SPI_processed;
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int64		group_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			int64		upstream_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			Jsonb	   *row = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen = row_ad(group_id, upstream_id, ad);
+			size_t		ptlen = 0;
+			uint8	   *pt = open_upstream(row, group_id, upstream_id, scxt, &ptlen);
+			Jsonb	   *sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+			Oid			uargtypes[3] = {INT8OID, INT8OID, JSONBOID};
+			Datum		uargs[3];
+
+			sodium_memzero(pt, ptlen);
+			uargs[0] = Int64GetDatum(group_id);
+			uargs[1] = Int64GetDatum(upstream_id);
+			uargs[2] = JsonbPGetDatum(sealed);
+			ret = SPI_execute_with_args("UPDATE containers_vreg.upstreams SET credentials = $3"
+										" WHERE group_id = $1 AND id = $2",
+										3, uargtypes, uargs, NULL, false, 0);
+			if (ret != SPI_OK_UPDATE)
+				elog(ERROR, "re-sealing credentials failed: %s", SPI_result_code_string(ret));
+			changed++;
+		}
+	}
+	SPI_finish();
+	MemoryContextDelete(scxt);
+	PG_RETURN_INT64(changed);
+}
