@@ -32,6 +32,7 @@ skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
 fail=0
 
 declare -A HOST PORT
+KEYRING_CONF=
 started=()
 stop_all() {
   local d
@@ -44,13 +45,21 @@ trap stop_all EXIT
 start_server() {  # $1: name
   pgc_init "$BASE/$1" || return 1
   for f in test/cluster.conf.d/*.sh; do [ -e "$f" ] && . "$f"; done
+  # one keyring for every server: the first one's (the last setting wins)
+  if grep -q '^containers_vreg.keyring_file' "$PGC_DIR/data/postgresql.conf"; then
+    if [ -z "$KEYRING_CONF" ]; then
+      KEYRING_CONF=$(grep '^containers_vreg.keyring_file' "$PGC_DIR/data/postgresql.conf" | tail -1)
+    else
+      pgc_conf "$KEYRING_CONF"
+    fi
+  fi
   pgc_startonly || return 1
   started+=("$PGC_DIR")
   HOST[$1]=$PGHOST
   PORT[$1]=$PGPORT
 }
 
-q() {  # $1: server, $2: database, rest: psql arguments
+sq() {  # $1: server, $2: database, rest: psql arguments (not "q": test/cluster.conf.d may source a lib defining q)
   local s=$1 d=$2; shift 2
   psql -X -q -At -v ON_ERROR_STOP=1 -h "${HOST[$s]}" -p "${PORT[$s]}" -U postgres -d "$d" "$@"
 }
@@ -64,15 +73,15 @@ for s in s0 s1 router; do start_server "$s" || die "could not start server $s"; 
 # The single-server reference is another database on s0, set up the same way.
 for target in "s0 vreg" "s1 vreg" "s0 single"; do
   set -- $target
-  q "$1" postgres -c "CREATE DATABASE $2" || die "createdb $2 on $1"
-  q "$1" "$2" -c "CREATE EXTENSION containers_vreg" -f sql/router/containers_vreg_shard.sql \
+  sq "$1" postgres -c "CREATE DATABASE $2" || die "createdb $2 on $1"
+  sq "$1" "$2" -c "CREATE EXTENSION containers_vreg" -f sql/router/containers_vreg_shard.sql \
     || die "shard set-up of $2 on $1"
 done
 
 # Router: plproxy, the extension (row types and cache_entry_shard; its tables
 # stay empty), the cluster definition, the forwarders.
-q router postgres -c "CREATE DATABASE router" || die "createdb router"
-q router router <<SQL || die "router set-up"
+sq router postgres -c "CREATE DATABASE router" || die "createdb router"
+sq router router <<SQL || die "router set-up"
 CREATE EXTENSION plproxy;
 CREATE EXTENSION containers_vreg;
 CREATE SERVER vreg FOREIGN DATA WRAPPER plproxy OPTIONS (
@@ -100,8 +109,10 @@ DECLARE g bigint; r bigint; h bigint; m bigint;
 BEGIN
   FOREACH g IN ARRAY group_ids LOOP
     EXECUTE format('SELECT %I.create_registry($1, $2)', api) INTO r USING g, 'registry of group ' || g;
-    EXECUTE format('SELECT %I.create_upstream($1, $2, $3)', api) INTO h USING g, 'https://registry-1.docker.io', 'docker hub';
-    EXECUTE format('SELECT %I.create_upstream($1, $2, $3, NULL, $4)', api) INTO m USING g, 'https://mirror.gcr.io', 'mirror', 0::smallint;
+    -- even groups revalidate tags on every pull (validity 0): their second pass is stale
+    EXECUTE format('SELECT %I.create_upstream($1, $2, $3, NULL, $4)', api) INTO h
+      USING g, 'https://registry-1.docker.io', 'docker hub', CASE WHEN g % 2 = 0 THEN 0 ELSE 24 END::smallint;
+    EXECUTE format('SELECT %I.create_upstream($1, $2, $3)', api) INTO m USING g, 'https://mirror.gcr.io', 'mirror';
     EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', api) USING g, r, h;
     EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', api) USING g, r, m;
     INSERT INTO vreg_trace.groups VALUES (g, r, h, m);
@@ -118,8 +129,11 @@ DECLARE
 BEGIN
   FOR gr IN SELECT * FROM vreg_trace.groups ORDER BY group_id LOOP
     i := i + 1;
+    -- a few tags, then a slice of platform manifests and blobs
     FOR t IN SELECT row_number() OVER () AS seq, * FROM
-               (SELECT * FROM vreg_trace.trace OFFSET (i * 97) % 1000 LIMIT rows_per_group) s LOOP
+               ((SELECT * FROM vreg_trace.trace WHERE kind = 'tag_manifest' OFFSET (i * 5) % 21 LIMIT 5)
+                UNION ALL
+                (SELECT * FROM vreg_trace.trace WHERE kind <> 'tag_manifest' OFFSET (i * 97) % 900 LIMIT rows_per_group - 5)) s LOOP
       path := '/' || t.repository || CASE t.kind WHEN 'blob' THEN '/blobs/' ELSE '/manifests/' END || t.reference;
       EXECUTE format('SELECT * FROM %I.resolve($1, $2, $3)', api) INTO r USING gr.group_id, gr.registry_id, path;
       IF r.entry_id IS NULL THEN
@@ -163,7 +177,7 @@ ORDER BY 1;
 SQL
 }
 
-has_request_path=$(q s0 vreg -c "SELECT to_regproc('containers_vreg.resolve') IS NOT NULL
+has_request_path=$(sq s0 vreg -c "SELECT to_regproc('containers_vreg.resolve') IS NOT NULL
   AND to_regproc('containers_vreg.upsert_cache_entry') IS NOT NULL
   AND to_regproc('containers_vreg.mark_checked') IS NOT NULL
   AND to_regproc('containers_vreg.record_download') IS NOT NULL")
@@ -171,19 +185,19 @@ has_request_path=$(q s0 vreg -c "SELECT to_regproc('containers_vreg.resolve') IS
 groups_array="{$(echo $GROUPS_LIST | tr ' ' ',')}"
 for db in "router router" "s0 single"; do
   set -- $db
-  driver_sql | q "$1" "$2" || die "driver set-up in $2"
+  driver_sql | sq "$1" "$2" || die "driver set-up in $2"
 done
 
 # 1. admin calls through the router
-if q router router -c "SELECT vreg_trace.setup('vreg_router', 'vreg_router', '$groups_array')" >/dev/null &&
-   q s0 single -c "SELECT vreg_trace.setup('vreg_shard', 'vreg_shard', '$groups_array')" >/dev/null; then
+if sq router router -c "SELECT vreg_trace.setup('vreg_router', 'vreg_router', '$groups_array')" >/dev/null &&
+   sq s0 single -c "SELECT vreg_trace.setup('vreg_shard', 'vreg_shard', '$groups_array')" >/dev/null; then
   ok "registries, upstreams and links created through the router for ${GROUPS_LIST// /, }"
 else
   nok "admin calls through the router"
 fi
 
 # 2. a shard's error reaches the router's client with its SQLSTATE
-state=$(q router router -c "\\set VERBOSITY verbose" -c "SELECT vreg_router.create_registry(1, ' ')" 2>&1 | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -1)
+state=$(sq router router -c "\\set VERBOSITY verbose" -c "SELECT vreg_router.create_registry(1, ' ')" 2>&1 | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -1)
 if [ "$state" = 23514 ]; then ok "a refused admin call keeps SQLSTATE 23514 through the router"
 else nok "a refused admin call keeps SQLSTATE 23514 through the router (got: $state)"; fi
 
@@ -196,13 +210,13 @@ else
   good=1
   for db in "router router vreg_router" "s0 single containers_vreg"; do
     set -- $db
-    q "$1" "$2" -c "\\copy vreg_trace.trace FROM '$TRACE' WITH (FORMAT csv, DELIMITER E'\\t', HEADER true, QUOTE E'\\x01')" \
+    sq "$1" "$2" -c "\\copy vreg_trace.trace FROM '$TRACE' WITH (FORMAT csv, DELIMITER E'\\t', HEADER true, QUOTE E'\\x01')" \
       -c "SELECT vreg_trace.replay('$3', 1, $TRACE_ROWS_PER_GROUP)" \
       -c "SELECT vreg_trace.replay('$3', 2, $TRACE_ROWS_PER_GROUP)" >/dev/null || good=0
   done
   log_sql="SELECT concat_ws('|', pass, group_id, seq, path, result, position, relative_path, file, size, content_type, upstream_etag, digest) FROM vreg_trace.log ORDER BY pass, group_id, seq"
-  q router router -c "$log_sql" > "$BASE/router.log" || good=0
-  q s0 single -c "$log_sql" > "$BASE/single.log" || good=0
+  sq router router -c "$log_sql" > "$BASE/router.log" || good=0
+  sq s0 single -c "$log_sql" > "$BASE/single.log" || good=0
   lines=$(wc -l < "$BASE/router.log")
   if [ "$good" = 1 ] && [ "$lines" -gt 0 ] && diff -u "$BASE/single.log" "$BASE/router.log" > "$BASE/trace.diff"; then
     ok "pull trace through the router ($lines requests): every resolve equals the single server's"
@@ -216,16 +230,16 @@ fi
 placed=1 used0=0 used1=0
 for g in $GROUPS_LIST; do
   gl="'$g'::bigint"
-  want=$(q s0 vreg -c "SELECT containers_vreg.cache_entry_shard($gl, $SHARDS)")
-  via=$(q router router -c "SELECT vreg_router.shard_of($gl) & ($SHARDS - 1)")
-  c0=$(q s0 vreg -c "SELECT (SELECT count(*) FROM containers_vreg.registries WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $gl)")
-  c1=$(q s1 vreg -c "SELECT (SELECT count(*) FROM containers_vreg.registries WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $gl)")
+  want=$(sq s0 vreg -c "SELECT containers_vreg.cache_entry_shard($gl, $SHARDS)")
+  via=$(sq router router -c "SELECT vreg_router.shard_of($gl) & ($SHARDS - 1)")
+  c0=$(sq s0 vreg -c "SELECT (SELECT count(*) FROM containers_vreg.registries WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $gl)")
+  c1=$(sq s1 vreg -c "SELECT (SELECT count(*) FROM containers_vreg.registries WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $gl)")
   if [ "$want" = 0 ]; then have=$c0 other=$c1; used0=1; else have=$c1 other=$c0; used1=1; fi
   if [ "$want" != "$via" ] || [ "${have:-0}" -eq 0 ] || [ "${other:-1}" -ne 0 ]; then
     placed=0; echo "# group $g: shard $want (router hash $via), rows on s0=$c0 s1=$c1"
   fi
-  group_state_sql "$gl" | q "s$want" vreg > "$BASE/g$g.shard" 2>&1
-  group_state_sql "$gl" | q s0 single > "$BASE/g$g.single" 2>&1
+  group_state_sql "$gl" | sq "s$want" vreg > "$BASE/g$g.shard" 2>&1
+  group_state_sql "$gl" | sq s0 single > "$BASE/g$g.single" 2>&1
   if ! diff -u "$BASE/g$g.single" "$BASE/g$g.shard" > "$BASE/g$g.diff"; then
     placed=0; echo "# group $g: rows differ from the single server"; head -20 "$BASE/g$g.diff"
   fi
@@ -237,7 +251,33 @@ else
 fi
 
 # 5. the router itself stores nothing
-empty=$(q router router -c "SELECT (SELECT count(*) FROM containers_vreg.registries) + (SELECT count(*) FROM containers_vreg.upstreams) + (SELECT count(*) FROM containers_vreg.cache_entries)")
+empty=$(sq router router -c "SELECT (SELECT count(*) FROM containers_vreg.registries) + (SELECT count(*) FROM containers_vreg.upstreams) + (SELECT count(*) FROM containers_vreg.cache_entries)")
 if [ "$empty" = 0 ]; then ok "the router database holds no rows"; else nok "the router database holds $empty rows"; fi
+
+# 6. credentials: sealed by the owning shard; every shard has the same keyring,
+#    so an envelope copied to another shard (moving a group) opens there too
+if [ "$(sq s0 vreg -c "SELECT to_regprocedure('containers_vreg.upstream_credentials(bigint,bigint)') IS NOT NULL")" != t ]; then
+  skip "credentials not installed"
+else
+  cred_ok=1
+  for g in $GROUPS_LIST; do
+    gl="'$g'::bigint"
+    own=$(sq s0 vreg -c "SELECT containers_vreg.cache_entry_shard($gl, $SHARDS)")
+    other=$((1 - own))
+    uid=$(sq router router -c "SELECT vreg_router.create_upstream($gl, 'https://ghcr.io', 'ghcr', NULL, 24::smallint, '{\"username\": \"user$g\", \"password\": \"secret$g\"}')") || { cred_ok=0; break; }
+    plain=$(sq "s$own" vreg -c "SELECT containers_vreg.upstream_credentials($gl, $uid)->>'username'")
+    sealed=$(sq "s$own" vreg -c "SELECT credentials::text NOT LIKE '%secret%' FROM containers_vreg.upstreams WHERE group_id = $gl AND id = $uid")
+    row=$(sq "s$own" vreg -c "SELECT format('%L::jsonb, %L::bytea', credentials::text, credentials_fingerprint) FROM containers_vreg.upstreams WHERE group_id = $gl AND id = $uid")
+    copied=$(sq "s$other" vreg -c "INSERT INTO containers_vreg.upstreams (group_id, id, url, name, credentials, credentials_fingerprint) VALUES ($gl, $uid, 'https://ghcr.io', 'ghcr', $row)" \
+                               -c "SELECT containers_vreg.upstream_credentials($gl, $uid)->>'password'" \
+                               -c "DELETE FROM containers_vreg.upstreams WHERE group_id = $gl AND id = $uid")
+    if [ "$plain" != "user$g" ] || [ "$sealed" != t ] || [ "$copied" != "secret$g" ]; then
+      cred_ok=0; echo "# group $g: opened on shard $own: '$plain', sealed: '$sealed', copied to shard $other opens: '$copied'"
+    fi
+    [ "$g" = 2 ] && break   # groups 1 and 2 are on different shards
+  done
+  if [ "$cred_ok" = 1 ]; then ok "credentials sealed through the router open on the owning shard and, copied, on the other (one keyring)"
+  else nok "credentials across shards"; fi
+fi
 
 exit $fail
