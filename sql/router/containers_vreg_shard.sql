@@ -1,0 +1,71 @@
+-- containers_vreg scale-out, shard side (DESIGN section 6).
+-- Run on every shard database after CREATE EXTENSION containers_vreg:
+--   psql -d <shard db> -v ON_ERROR_STOP=1 -f sql/router/containers_vreg_shard.sql
+-- PL/Proxy forwards function calls only, so the admin changes a router must
+-- forward are functions here: plain SQL over the extension's tables, with the
+-- table rules (CHECK constraints, triggers, the 5-registries limit) deciding.
+-- The request path (resolve, upsert_cache_entry, mark_checked,
+-- record_download) is the extension's own and is forwarded as it is.
+
+CREATE SCHEMA IF NOT EXISTS vreg_shard;
+REVOKE ALL ON SCHEMA vreg_shard FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION vreg_shard.create_registry(group_id bigint, name text, description text DEFAULT NULL)
+RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO containers_vreg.registries (group_id, name, description)
+  VALUES ($1, $2, $3) RETURNING id
+$$;
+COMMENT ON FUNCTION vreg_shard.create_registry(bigint, text, text) IS
+  'create_registry(group_id, name, description) -> bigint: inserts a registry and returns its id (ids are unique per shard). Errors: those of the registries table (23505 duplicate name, 23514 limits).';
+
+CREATE OR REPLACE FUNCTION vreg_shard.create_upstream(group_id bigint, url text, name text DEFAULT '',
+  description text DEFAULT NULL, cache_validity_hours smallint DEFAULT 24, credentials jsonb DEFAULT NULL)
+RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO containers_vreg.upstreams (group_id, url, name, description, cache_validity_hours, credentials)
+  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+$$;
+COMMENT ON FUNCTION vreg_shard.create_upstream(bigint, text, text, text, smallint, jsonb) IS
+  'create_upstream(group_id, url, name, description, cache_validity_hours, credentials) -> bigint: inserts an upstream and returns its id. credentials are sealed by the shard with its keyring (the same keyring on every shard). Errors: those of the upstreams table (23514 url rules, 23505 duplicate url and credentials).';
+
+CREATE OR REPLACE FUNCTION vreg_shard.attach_upstream(group_id bigint, registry_id bigint, upstream_id bigint,
+  "position" smallint DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  link_id bigint;
+BEGIN
+  -- lock the registry row: concurrent attaches to one registry queue here
+  PERFORM 1 FROM containers_vreg.registries r
+   WHERE r.group_id = attach_upstream.group_id AND r.id = attach_upstream.registry_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'registry % of group % does not exist', registry_id, group_id
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  INSERT INTO containers_vreg.registry_upstreams (group_id, registry_id, upstream_id, position)
+  VALUES (group_id, registry_id, upstream_id,
+          coalesce(attach_upstream."position", (SELECT coalesce(max(l.position), 0) + 1
+                                FROM containers_vreg.registry_upstreams l
+                               WHERE l.group_id = attach_upstream.group_id
+                                 AND l.registry_id = attach_upstream.registry_id)))
+  RETURNING id INTO link_id;
+  RETURN link_id;
+END $$;
+COMMENT ON FUNCTION vreg_shard.attach_upstream(bigint, bigint, bigint, smallint) IS
+  'attach_upstream(group_id, registry_id, upstream_id, position) -> bigint: links an upstream to a registry at position (default: appended at n + 1) and returns the link id. Errors: 23503 unknown registry or upstream, 23505 already linked, 23514 a 6th link or a position outside 1..5.';
+
+CREATE OR REPLACE FUNCTION vreg_shard.delete_registry(group_id bigint, registry_id bigint)
+RETURNS boolean LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  WITH d AS (DELETE FROM containers_vreg.registries r WHERE r.group_id = $1 AND r.id = $2 RETURNING 1)
+  SELECT count(*) > 0 FROM d
+$$;
+COMMENT ON FUNCTION vreg_shard.delete_registry(bigint, bigint) IS
+  'delete_registry(group_id, registry_id) -> boolean: deletes the registry (its links cascade); false when it did not exist.';
+
+CREATE OR REPLACE FUNCTION vreg_shard.delete_upstream(group_id bigint, upstream_id bigint)
+RETURNS boolean LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  WITH d AS (DELETE FROM containers_vreg.upstreams u WHERE u.group_id = $1 AND u.id = $2 RETURNING 1)
+  SELECT count(*) > 0 FROM d
+$$;
+COMMENT ON FUNCTION vreg_shard.delete_upstream(bigint, bigint) IS
+  'delete_upstream(group_id, upstream_id) -> boolean: deletes the upstream (its links cascade, later positions move up); false when it did not exist.';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA vreg_shard FROM PUBLIC;

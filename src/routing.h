@@ -1,0 +1,28 @@
+/*
+ * routing.h
+ *		Hash-partition and shard routing of a group's rows (DESIGN sections 5
+ *		and 6).
+ */
+#ifndef ROUTING_H
+#define ROUTING_H
+
+#include "postgres.h"
+
+/* Largest shard count cache_entry_shard() accepts (a power of two). */
+#define VREG_MAX_SHARDS 1024
+
+/*
+ * The 64-bit row hash PostgreSQL's hash partitioning computes for a one-column
+ * bigint key: hashint8extended(key, HASH_PARTITION_SEED) combined into 0 with
+ * hash_combine64, exactly as compute_partition_hash_value() does.
+ */
+extern uint64 vreg_group_hash(int64 group_id);
+
+/*
+ * The leaf partition of the hash-partitioned table `parent` that PostgreSQL
+ * routes a row with partition key `key` to. Raises 23514 when no partition
+ * accepts the key, 0A000 / 42809 / 42804 for a table this cannot route.
+ */
+extern Oid	vreg_route_partition(Oid parent, int64 key);
+
+#endif							/* ROUTING_H */

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Scale-out with PL/Proxy (DESIGN section 6, README "routing"): two shard
+# servers (normal installs of containers_vreg plus sql/router/containers_vreg_shard.sql)
+# and a router server (plproxy + sql/router/containers_vreg_router.sql), each
+# a throwaway cluster on a free loopback port. Groups are created and a pull
+# trace is replayed through the router, and the same through one single
+# server; then every group's rows must be on exactly one shard, the one
+# cache_entry_shard(group_id, 2) names, and the results must equal the single
+# server's. Shards get the same cluster settings (test/cluster.conf.d, e.g.
+# the keyring) as the main test cluster.
+#
+# Needs: PGC_BINDIR with containers_vreg and plproxy installed (make test's
+# private tree is a copy of /usr/lib/postgresql/15, which holds plproxy.so).
+set -uo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$TOP"
+. scripts/pgcluster.sh
+
+BASE=$TOP/.pgtmp/plproxy
+SHARDS=2
+GROUPS_LIST="1 2 3 4 5 6 -42 1000003 -9223372036854775808 9223372036854775807"
+TRACE_ROWS_PER_GROUP=${TRACE_ROWS_PER_GROUP:-40}
+TRACE=${TRACE:-}
+for t in "$TOP/test/data/oci-pulls/official-images.tsv" /work/shared/data/oci-pulls/official-images.tsv; do
+  [ -z "$TRACE" ] && [ -r "$t" ] && TRACE=$t
+done
+
+n=0
+ok()   { n=$((n + 1)); echo "ok $n - $*"; }
+nok()  { n=$((n + 1)); echo "not ok $n - $*"; fail=1; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+fail=0
+
+declare -A HOST PORT
+KEYRING_CONF=
+started=()
+stop_all() {
+  local d
+  for d in "${started[@]}"; do
+    pgc_as_owner "$PGC_BINDIR/pg_ctl" -D "$d/data" -m fast -w stop >/dev/null 2>&1 || true
+  done
+}
+trap stop_all EXIT
+
+start_server() {  # $1: name
+  pgc_init "$BASE/$1" || return 1
+  for f in test/cluster.conf.d/*.sh; do [ -e "$f" ] && . "$f"; done
+  # one keyring for every server: the first one's (the last setting wins)
+  if grep -q '^containers_vreg.keyring_file' "$PGC_DIR/data/postgresql.conf"; then
+    if [ -z "$KEYRING_CONF" ]; then
+      KEYRING_CONF=$(grep '^containers_vreg.keyring_file' "$PGC_DIR/data/postgresql.conf" | tail -1)
+    else
+      pgc_conf "$KEYRING_CONF"
+    fi
+  fi
+  pgc_startonly || return 1
+  started+=("$PGC_DIR")
+  HOST[$1]=$PGHOST
+  PORT[$1]=$PGPORT
+}
+
+sq() {  # $1: server, $2: database, rest: psql arguments (not "q": test/cluster.conf.d may source a lib defining q)
+  local s=$1 d=$2; shift 2
+  psql -X -q -At -v ON_ERROR_STOP=1 -h "${HOST[$s]}" -p "${PORT[$s]}" -U postgres -d "$d" "$@"
+}
+
+die() { echo "Bail out! $*"; exit 1; }
+
+mkdir -p "$BASE"
+for s in s0 s1 router; do start_server "$s" || die "could not start server $s"; done
+
+# Shards: a normal install, plus the admin functions the router forwards.
+# The single-server reference is another database on s0, set up the same way.
+for target in "s0 vreg" "s1 vreg" "s0 single"; do
+  set -- $target
+  sq "$1" postgres -c "CREATE DATABASE $2" || die "createdb $2 on $1"
+  sq "$1" "$2" -c "CREATE EXTENSION containers_vreg" -f sql/router/containers_vreg_shard.sql \
+    || die "shard set-up of $2 on $1"
+done
+
+# Router: plproxy, the extension (row types and cache_entry_shard; its tables
+# stay empty), the cluster definition, the forwarders.
+sq router postgres -c "CREATE DATABASE router" || die "createdb router"
+sq router router <<SQL || die "router set-up"
+CREATE EXTENSION plproxy;
+CREATE EXTENSION containers_vreg;
+CREATE SERVER vreg FOREIGN DATA WRAPPER plproxy OPTIONS (
+  connection_lifetime '1800',
+  p0 'host=127.0.0.1 port=${PORT[s0]} dbname=vreg user=postgres',
+  p1 'host=127.0.0.1 port=${PORT[s1]} dbname=vreg user=postgres');
+CREATE USER MAPPING FOR PUBLIC SERVER vreg;
+\i sql/router/containers_vreg_router.sql
+SQL
+
+# The driver, in the router database (API = vreg_router) and in the single
+# database (API = containers_vreg, admin = vreg_shard).
+driver_sql() {
+cat <<'SQL'
+CREATE SCHEMA vreg_trace;
+CREATE TABLE vreg_trace.trace (repository text, reference text, kind text, digest text,
+  media_type text, size_bytes text, platform text);
+CREATE TABLE vreg_trace.groups (group_id bigint PRIMARY KEY, registry_id bigint, hub_id bigint, mirror_id bigint);
+CREATE TABLE vreg_trace.log (pass int, group_id bigint, seq int, path text, result text, position smallint,
+  relative_path text, file text, size bigint, content_type text, upstream_etag text, digest text);
+
+CREATE FUNCTION vreg_trace.setup(api text, admin text, group_ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE g bigint; r bigint; h bigint; m bigint;
+BEGIN
+  FOREACH g IN ARRAY group_ids LOOP
+    EXECUTE format('SELECT %I.create_registry($1, $2)', api) INTO r USING g, 'registry of group ' || g;
+    -- even groups revalidate tags on every pull (validity 0): their second pass is stale
+    EXECUTE format('SELECT %I.create_upstream($1, $2, $3, NULL, $4)', api) INTO h
+      USING g, 'https://registry-1.docker.io', 'docker hub', CASE WHEN g % 2 = 0 THEN 0 ELSE 24 END::smallint;
+    EXECUTE format('SELECT %I.create_upstream($1, $2, $3)', api) INTO m USING g, 'https://mirror.gcr.io', 'mirror';
+    EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', api) USING g, r, h;
+    EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', api) USING g, r, m;
+    INSERT INTO vreg_trace.groups VALUES (g, r, h, m);
+  END LOOP;
+END $$;
+
+-- One pass over each group's slice of the trace: resolve; on a miss fetch
+-- from the first upstream (upsert); a stale hit is revalidated unchanged
+-- (mark_checked); every served request counts a download.
+CREATE FUNCTION vreg_trace.replay(api text, pass int, rows_per_group int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  gr record; t record; r record; e record; path text; i int := 0;
+BEGIN
+  FOR gr IN SELECT * FROM vreg_trace.groups ORDER BY group_id LOOP
+    i := i + 1;
+    -- a few tags, then a slice of platform manifests and blobs
+    FOR t IN SELECT row_number() OVER () AS seq, * FROM
+               ((SELECT * FROM vreg_trace.trace WHERE kind = 'tag_manifest' OFFSET (i * 5) % 21 LIMIT 5)
+                UNION ALL
+                (SELECT * FROM vreg_trace.trace WHERE kind <> 'tag_manifest' OFFSET (i * 97) % 900 LIMIT rows_per_group - 5)) s LOOP
+      path := '/' || t.repository || CASE t.kind WHEN 'blob' THEN '/blobs/' ELSE '/manifests/' END || t.reference;
+      EXECUTE format('SELECT * FROM %I.resolve($1, $2, $3)', api) INTO r USING gr.group_id, gr.registry_id, path;
+      IF r.entry_id IS NULL THEN
+        EXECUTE format('SELECT * FROM %I.upsert_cache_entry($1, $2, $3, $4, $5, $6, $7, $8)', api) INTO e
+          USING gr.group_id, gr.hub_id, path, coalesce(nullif(t.size_bytes, '')::bigint, 1000),
+                'files/' || t.digest, decode(substr(t.digest, 8, 40), 'hex'), t.media_type,
+                CASE WHEN t.kind <> 'blob' THEN '"' || t.digest || '"' END;
+        EXECUTE format('SELECT %I.record_download($1, $2)', api) USING gr.group_id, e.id;
+      ELSE
+        IF r.result ILIKE '%stale%' THEN
+          EXECUTE format('SELECT %I.mark_checked($1, $2)', api) USING gr.group_id, r.entry_id;
+        END IF;
+        EXECUTE format('SELECT %I.record_download($1, $2)', api) USING gr.group_id, r.entry_id;
+      END IF;
+      INSERT INTO vreg_trace.log VALUES (pass, gr.group_id, t.seq, path, r.result, r.position,
+        r.relative_path, r.file, r.size, r.content_type, r.upstream_etag, r.digest);
+    END LOOP;
+  END LOOP;
+END $$;
+SQL
+}
+
+# What a group owns, without ids and timestamps (ids are per server).
+group_state_sql() {  # $1: group id
+cat <<SQL
+SELECT 'registry|' || name || '|' || coalesce(description, '') FROM containers_vreg.registries WHERE group_id = $1
+UNION ALL
+SELECT 'upstream|' || url || '|' || name || '|' || cache_validity_hours FROM containers_vreg.upstreams WHERE group_id = $1
+UNION ALL
+SELECT 'link|' || r.name || '|' || u.name || '|' || l.position
+  FROM containers_vreg.registry_upstreams l
+  JOIN containers_vreg.registries r ON r.group_id = l.group_id AND r.id = l.registry_id
+  JOIN containers_vreg.upstreams u ON u.group_id = l.group_id AND u.id = l.upstream_id
+ WHERE l.group_id = $1
+UNION ALL
+SELECT 'entry|' || concat_ws('|', u.name, e.relative_path, e.status, e.size, e.file, e.content_type,
+       e.upstream_etag, e.digest, e.downloads_count, e.tableoid::regclass = containers_vreg.cache_entry_partition(e.group_id))
+  FROM containers_vreg.cache_entries e JOIN containers_vreg.upstreams u ON u.group_id = e.group_id AND u.id = e.upstream_id
+ WHERE e.group_id = $1
+ORDER BY 1;
+SQL
+}
+
+has_request_path=$(sq s0 vreg -c "SELECT to_regproc('containers_vreg.resolve') IS NOT NULL
+  AND to_regproc('containers_vreg.upsert_cache_entry') IS NOT NULL
+  AND to_regproc('containers_vreg.mark_checked') IS NOT NULL
+  AND to_regproc('containers_vreg.record_download') IS NOT NULL")
+
+groups_array="{$(echo $GROUPS_LIST | tr ' ' ',')}"
+for db in "router router" "s0 single"; do
+  set -- $db
+  driver_sql | sq "$1" "$2" || die "driver set-up in $2"
+done
+
+# 1. admin calls through the router
+if sq router router -c "SELECT vreg_trace.setup('vreg_router', 'vreg_router', '$groups_array')" >/dev/null &&
+   sq s0 single -c "SELECT vreg_trace.setup('vreg_shard', 'vreg_shard', '$groups_array')" >/dev/null; then
+  ok "registries, upstreams and links created through the router for ${GROUPS_LIST// /, }"
+else
+  nok "admin calls through the router"
+fi
+
+# 2. a shard's error reaches the router's client with its SQLSTATE
+state=$(sq router router -c "\\set VERBOSITY verbose" -c "SELECT vreg_router.create_registry(1, ' ')" 2>&1 | sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -1)
+if [ "$state" = 23514 ]; then ok "a refused admin call keeps SQLSTATE 23514 through the router"
+else nok "a refused admin call keeps SQLSTATE 23514 through the router (got: $state)"; fi
+
+# 3. the pull trace
+if [ "$has_request_path" != t ]; then
+  skip "request path not installed (containers_vreg.resolve / upsert_cache_entry / mark_checked / record_download missing)"
+elif [ -z "$TRACE" ]; then
+  skip "no pull trace (official-images.tsv) found"
+else
+  good=1
+  for db in "router router vreg_router" "s0 single containers_vreg"; do
+    set -- $db
+    sq "$1" "$2" -c "\\copy vreg_trace.trace FROM '$TRACE' WITH (FORMAT csv, DELIMITER E'\\t', HEADER true, QUOTE E'\\x01')" \
+      -c "SELECT vreg_trace.replay('$3', 1, $TRACE_ROWS_PER_GROUP)" \
+      -c "SELECT vreg_trace.replay('$3', 2, $TRACE_ROWS_PER_GROUP)" >/dev/null || good=0
+  done
+  log_sql="SELECT concat_ws('|', pass, group_id, seq, path, result, position, relative_path, file, size, content_type, upstream_etag, digest) FROM vreg_trace.log ORDER BY pass, group_id, seq"
+  sq router router -c "$log_sql" > "$BASE/router.log" || good=0
+  sq s0 single -c "$log_sql" > "$BASE/single.log" || good=0
+  lines=$(wc -l < "$BASE/router.log")
+  if [ "$good" = 1 ] && [ "$lines" -gt 0 ] && diff -u "$BASE/single.log" "$BASE/router.log" > "$BASE/trace.diff"; then
+    ok "pull trace through the router ($lines requests): every resolve equals the single server's"
+  else
+    nok "pull trace through the router differs from the single server"; head -40 "$BASE/trace.diff"
+  fi
+fi
+
+# 4. every group's rows on exactly one shard, the one cache_entry_shard names,
+#    and equal to the single server's rows
+placed=1 used0=0 used1=0
+for g in $GROUPS_LIST; do
+  gl="'$g'::bigint"
+  want=$(sq s0 vreg -c "SELECT containers_vreg.cache_entry_shard($gl, $SHARDS)")
+  via=$(sq router router -c "SELECT vreg_router.shard_of($gl) & ($SHARDS - 1)")
+  c0=$(sq s0 vreg -c "SELECT (SELECT count(*) FROM containers_vreg.registries WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $gl)")
+  c1=$(sq s1 vreg -c "SELECT (SELECT count(*) FROM containers_vreg.registries WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $gl) + (SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $gl)")
+  if [ "$want" = 0 ]; then have=$c0 other=$c1; used0=1; else have=$c1 other=$c0; used1=1; fi
+  if [ "$want" != "$via" ] || [ "${have:-0}" -eq 0 ] || [ "${other:-1}" -ne 0 ]; then
+    placed=0; echo "# group $g: shard $want (router hash $via), rows on s0=$c0 s1=$c1"
+  fi
+  group_state_sql "$gl" | sq "s$want" vreg > "$BASE/g$g.shard" 2>&1
+  group_state_sql "$gl" | sq s0 single > "$BASE/g$g.single" 2>&1
+  if ! diff -u "$BASE/g$g.single" "$BASE/g$g.shard" > "$BASE/g$g.diff"; then
+    placed=0; echo "# group $g: rows differ from the single server"; head -20 "$BASE/g$g.diff"
+  fi
+done
+if [ "$placed" = 1 ] && [ "$used0" = 1 ] && [ "$used1" = 1 ]; then
+  ok "every group's rows are on exactly one shard, cache_entry_shard(group_id, $SHARDS), equal to the single server's; both shards used"
+else
+  nok "group placement (used s0=$used0 s1=$used1)"
+fi
+
+# 5. the router itself stores nothing
+empty=$(sq router router -c "SELECT (SELECT count(*) FROM containers_vreg.registries) + (SELECT count(*) FROM containers_vreg.upstreams) + (SELECT count(*) FROM containers_vreg.cache_entries)")
+if [ "$empty" = 0 ]; then ok "the router database holds no rows"; else nok "the router database holds $empty rows"; fi
+
+# 6. credentials: sealed by the owning shard; every shard has the same keyring,
+#    so an envelope copied to another shard (moving a group) opens there too
+if [ "$(sq s0 vreg -c "SELECT to_regprocedure('containers_vreg.upstream_credentials(bigint,bigint)') IS NOT NULL")" != t ]; then
+  skip "credentials not installed"
+else
+  cred_ok=1
+  for g in $GROUPS_LIST; do
+    gl="'$g'::bigint"
+    own=$(sq s0 vreg -c "SELECT containers_vreg.cache_entry_shard($gl, $SHARDS)")
+    other=$((1 - own))
+    uid=$(sq router router -c "SELECT vreg_router.create_upstream($gl, 'https://ghcr.io', 'ghcr', NULL, 24::smallint, '{\"username\": \"user$g\", \"password\": \"secret$g\"}')") || { cred_ok=0; break; }
+    plain=$(sq "s$own" vreg -c "SELECT containers_vreg.upstream_credentials($gl, $uid)->>'username'")
+    sealed=$(sq "s$own" vreg -c "SELECT credentials::text NOT LIKE '%secret%' FROM containers_vreg.upstreams WHERE group_id = $gl AND id = $uid")
+    row=$(sq "s$own" vreg -c "SELECT format('%L::jsonb, %L::bytea', credentials::text, credentials_fingerprint) FROM containers_vreg.upstreams WHERE group_id = $gl AND id = $uid")
+    copied=$(sq "s$other" vreg -c "INSERT INTO containers_vreg.upstreams (group_id, id, url, name, credentials, credentials_fingerprint) VALUES ($gl, $uid, 'https://ghcr.io', 'ghcr', $row)" \
+                               -c "SELECT containers_vreg.upstream_credentials($gl, $uid)->>'password'" \
+                               -c "DELETE FROM containers_vreg.upstreams WHERE group_id = $gl AND id = $uid")
+    if [ "$plain" != "user$g" ] || [ "$sealed" != t ] || [ "$copied" != "secret$g" ]; then
+      cred_ok=0; echo "# group $g: opened on shard $own: '$plain', sealed: '$sealed', copied to shard $other opens: '$copied'"
+    fi
+    [ "$g" = 2 ] && break   # groups 1 and 2 are on different shards
+  done
+  if [ "$cred_ok" = 1 ]; then ok "credentials sealed through the router open on the owning shard and, copied, on the other (one keyring)"
+  else nok "credentials across shards"; fi
+fi
+
+exit $fail
