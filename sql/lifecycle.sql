@@ -269,20 +269,16 @@ SELECT vreg_test.err('SELECT * FROM containers_vreg.mark_unused(1, NULL)');     
 SELECT vreg_test.err('SELECT * FROM containers_vreg.mark_unused(NULL, 7)');     -- 22004
 SELECT vreg_test.err('SELECT * FROM containers_vreg.mark_unused(1, 7, NULL)');  -- 22004
 SELECT vreg_test.state() = :'s0' AS unchanged;
--- a download recorded in the buffer but not yet folded in counts. Until the
--- request path provides containers_vreg.download_buffer, a stand-in with the
--- agreed columns is created here (and dropped at the end).
-DO $$
-BEGIN
-  IF to_regclass('containers_vreg.download_buffer') IS NULL THEN
-    CREATE TABLE containers_vreg.download_buffer (group_id bigint NOT NULL, entry_id bigint NOT NULL,
-                                                  downloaded_at timestamptz NOT NULL DEFAULT now());
-    CREATE TABLE lc.standin_buffer ();
-  END IF;
-END $$;
+-- a download recorded (record_download) but not yet folded in by
+-- flush_downloads counts: old/2 was downloaded just now
+SELECT containers_vreg.record_download(1, lc.id(1, '/old/blobs/2'));
+-- a buffered download older than the cutoff keeps nothing (the flush job was down for 100 days)
 INSERT INTO containers_vreg.download_buffer (group_id, entry_id, downloaded_at)
-  VALUES (1, lc.id(1, '/old/blobs/2'), now() - interval '12 hours'),  -- downloaded today: kept
-         (1, lc.id(1, '/old/blobs/3'), now() - interval '100 days');  -- older than its row: no effect
+  VALUES (1, lc.id(1, '/old/blobs/3'), now() - interval '100 days');
+SELECT count(*) AS buffered FROM containers_vreg.download_buffer;   -- 2
+-- the probe for buffered downloads has an index
+SELECT pg_get_indexdef(i.indexrelid) AS buffer_index FROM pg_index i
+ WHERE i.indrelid = 'containers_vreg.download_buffer'::regclass;
 SELECT * FROM containers_vreg.mark_unused(1, 7, 2);    -- 2 entries: the two oldest (old/5, old/4)
 SELECT relative_path FROM containers_vreg.cache_entries WHERE status = 2 AND group_id = 1 AND relative_path LIKE '/old/%' ORDER BY 1;
 SELECT * FROM containers_vreg.mark_unused(1, 7, 2);    -- old/3, old/1 (old/2 was downloaded today)
@@ -295,51 +291,68 @@ UPDATE containers_vreg.cache_entries SET downloaded_at = now() - interval '7 day
 SELECT * FROM containers_vreg.mark_unused(1, 7);       -- 1, 1000
 ROLLBACK;
 SELECT * FROM containers_vreg.mark_unused(1, 1);       -- 2 entries: edge (7 days) and recent (6 days)
-SELECT * FROM containers_vreg.mark_unused(1, 1);       -- old/2 was downloaded 12 hours ago: 0
+SELECT * FROM containers_vreg.mark_unused(1, 1);       -- old/2 was downloaded just now (buffered): 0
 SELECT * FROM lc.entries;                              -- group 2 untouched
-DELETE FROM containers_vreg.download_buffer WHERE group_id = 1;
-SELECT * FROM containers_vreg.mark_unused(1, 1);       -- without the buffered download old/2 goes: 1, 20
-DO $$
-BEGIN
-  IF to_regclass('lc.standin_buffer') IS NOT NULL THEN
-    DROP TABLE containers_vreg.download_buffer;
-  END IF;
-END $$;
+-- once flushed, the download is in cache_entries and still keeps old/2
+SELECT containers_vreg.flush_downloads();              -- 2 entries (old/2, and old/3 which is pending)
+SELECT count(*) AS buffered FROM containers_vreg.download_buffer;   -- 0
+SELECT downloads_count, downloaded_at > now() - interval '1 hour' AS just_now
+  FROM containers_vreg.cache_entries WHERE group_id = 1 AND relative_path = '/old/blobs/2';
+SELECT * FROM containers_vreg.mark_unused(1, 1);       -- 0, 0
+-- not downloaded for 40 days: old/2 goes
+UPDATE containers_vreg.cache_entries SET downloaded_at = now() - interval '40 days'
+ WHERE group_id = 1 AND relative_path = '/old/blobs/2';
+SELECT * FROM containers_vreg.mark_unused(1, 1);       -- 1, 20
 SELECT lc.usage_mismatches();
 
 -- claim_fetch -------------------------------------------------------------------------
 SELECT vreg_test.state() AS s0 \gset
 SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(2, %s, '/a/manifests/1')$$, :u1));  -- another group's upstream: P0002
 SELECT vreg_test.err($$SELECT containers_vreg.claim_fetch(1, -1, '/a/manifests/1')$$);               -- P0002
+-- bad paths: 22023, the same error (from the same C parser) as upsert_cache_entry and resolve
 SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, '')$$, :u1));                 -- 22023
 SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, '/')$$, :u1));                -- 22023
 SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, '/' || repeat('a', 1024))$$, :u1)); -- 22023
+SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, 'Alpine/manifests/3')$$, :u1));   -- 22023: uppercase name
+SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, 'alpine/tags/list')$$, :u1));     -- 22023
+SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, 'alpine/blobs/sha256:abc')$$, :u1)); -- 22023
+SELECT vreg_test.err(format($$SELECT containers_vreg.upsert_cache_entry(1, %s, 'Alpine/manifests/3', 1, 'f', '\x%s')$$, :u1, repeat('ab', 20)));  -- the same 22023 from the upsert
 SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, '/a/manifests/1', '0')$$, :u1));   -- 22023
 SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, NULL)$$, :u1));               -- 22004
 SELECT vreg_test.err($$SELECT containers_vreg.claim_fetch(1, NULL, '/a/manifests/1')$$);              -- 22004
 SELECT vreg_test.err(format($$SELECT containers_vreg.claim_fetch(1, %s, '/a/manifests/1', NULL)$$, :u1)); -- 22004
 SELECT vreg_test.state() = :'s0' AS unchanged;
 SELECT count(*) AS leases FROM containers_vreg.fetch_leases;  -- 0
+-- u1 is on Docker Hub: a/manifests/1 is leased as /library/a/manifests/1, the path
+-- upsert_cache_entry stores; u9 (quay.io) keeps the name as given
 SELECT containers_vreg.claim_fetch(1, :u1, '/a/manifests/1');   -- true: first caller fetches
 SELECT containers_vreg.claim_fetch(1, :u1, '/a/manifests/1');   -- false: lease held
 SELECT containers_vreg.claim_fetch(1, :u1, 'a/manifests/1');    -- false: same path without the leading slash
+SELECT containers_vreg.claim_fetch(1, :u1, 'library/a/manifests/1');  -- false: the same image on Docker Hub
 SELECT containers_vreg.claim_fetch(2, :u9, '/a/manifests/1');   -- true: another upstream
 SELECT containers_vreg.claim_fetch(1, :u1, '/a/manifests/2', '1 hour');  -- true: another path
 SELECT group_id, relative_path, leased_until > now() + interval '50 minutes' AS long_lease
   FROM containers_vreg.fetch_leases ORDER BY 1, 2;
 -- the lease expires
 UPDATE containers_vreg.fetch_leases SET leased_until = now() - interval '1 second'
- WHERE group_id = 1 AND relative_path = '/a/manifests/1';
+ WHERE group_id = 1 AND relative_path = '/library/a/manifests/1';
 SELECT containers_vreg.claim_fetch(1, :u1, '/a/manifests/1');   -- true: expired lease taken over
 SELECT containers_vreg.claim_fetch(1, :u1, '/a/manifests/1');   -- false
--- storing the live entry releases the lease; with the entry present nobody fetches
-SELECT lc.entry(1, :u1, '/a/manifests/1') IS NOT NULL AS stored;
-SELECT count(*) AS lease_left FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path = '/a/manifests/1'; -- 0
+-- storing the live entry with upsert_cache_entry releases the lease; with the entry present nobody fetches
+SELECT relative_path FROM containers_vreg.upsert_cache_entry(1, :u1, 'a/manifests/1', 100, 'f', decode(repeat('ab', 20), 'hex'));
+SELECT count(*) AS lease_left FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path = '/library/a/manifests/1'; -- 0
 SELECT containers_vreg.claim_fetch(1, :u1, '/a/manifests/1');   -- false: a live entry exists (resolve again)
-SELECT count(*) AS lease_left FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path = '/a/manifests/1'; -- 0
+SELECT containers_vreg.claim_fetch(1, :u1, 'library/a/manifests/1');  -- false
+SELECT count(*) AS lease_left FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path = '/library/a/manifests/1'; -- 0
+-- the Docker Hub rule in the other direction: claimed as alpine, stored as library/alpine
+SELECT containers_vreg.claim_fetch(1, :u1, 'alpine/manifests/3');   -- true
+SELECT relative_path FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path LIKE '%alpine%';
+SELECT relative_path FROM containers_vreg.upsert_cache_entry(1, :u1, 'library/alpine/manifests/3', 100, 'f', decode(repeat('ab', 20), 'hex'));
+SELECT count(*) AS lease_left FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path LIKE '%alpine%'; -- 0
+SELECT containers_vreg.claim_fetch(1, :u1, 'alpine/manifests/3');   -- false: stored
 -- a non-live insert does not release a lease
-SELECT lc.entry(1, :u1, '/a/manifests/2', 1, 2::smallint) IS NOT NULL AS stored_pending;
-SELECT count(*) AS lease_left FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path = '/a/manifests/2'; -- 1
+SELECT lc.entry(1, :u1, '/library/a/manifests/2', 1, 2::smallint) IS NOT NULL AS stored_pending;
+SELECT count(*) AS lease_left FROM containers_vreg.fetch_leases WHERE group_id = 1 AND relative_path = '/library/a/manifests/2'; -- 1
 -- prune_fetch_leases removes expired leases only
 UPDATE containers_vreg.fetch_leases SET leased_until = now() - interval '1 second' WHERE group_id = 2;
 SELECT containers_vreg.prune_fetch_leases();   -- 1

@@ -186,7 +186,7 @@ CREATE TABLE @extschema@.download_buffer (
   downloaded_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE @extschema@.download_buffer IS
-  'Downloads recorded by record_download and not yet added to cache_entries by flush_downloads. Insert-only, no index; not dumped (derived state).';
+  'Downloads recorded by record_download and not yet added to cache_entries by flush_downloads. Insert-only; one index, (group_id, entry_id), for mark_unused (sql/install/60_lifecycle.sql); not dumped (derived state).';
 
 CREATE FUNCTION @extschema@.record_download(group_id bigint, entry_id bigint) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER

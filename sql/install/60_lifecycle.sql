@@ -252,6 +252,13 @@ CREATE TRIGGER upstreams_mark_entries AFTER DELETE ON @extschema@.upstreams
   FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_mark_entries();
 
 -- Cleanup policy --------------------------------------------------------------
+-- mark_unused probes the download buffer once per candidate entry (NOT
+-- EXISTS below); without an index each probe would scan the whole buffer.
+-- One btree insert per record_download is the price.
+CREATE INDEX download_buffer_entry_idx ON @extschema@.download_buffer (group_id, entry_id);
+COMMENT ON INDEX @extschema@.download_buffer_entry_idx IS
+  'Supports mark_unused: does an entry have a buffered download newer than the cutoff?';
+
 CREATE FUNCTION @extschema@.mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000,
                                         OUT entries bigint, OUT bytes bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -270,43 +277,26 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   cutoff := pg_catalog.now() - pg_catalog.make_interval(days => keep_days);
-  IF pg_catalog.to_regclass('@extschema@.download_buffer') IS NULL THEN
-    WITH victims AS (
-      SELECT c.group_id, c.id
-        FROM @extschema@.cache_entries c
-       WHERE c.group_id = mark_unused.group_id AND c.status = 0 AND c.downloaded_at < cutoff
-       ORDER BY c.downloaded_at
-       LIMIT batch
-         FOR UPDATE SKIP LOCKED
-    ), marked AS (
-      UPDATE @extschema@.cache_entries e SET status = 2
-        FROM victims
-       WHERE e.group_id = victims.group_id AND e.id = victims.id
-      RETURNING e.size
-    )
-    SELECT count(*), coalesce(sum(marked.size), 0) INTO entries, bytes FROM marked;
-  ELSE
-    -- Downloads recorded but not yet folded into cache_entries count too.
-    EXECUTE $q$
-    WITH victims AS (
-      SELECT c.group_id, c.id
-        FROM @extschema@.cache_entries c
-       WHERE c.group_id = $1 AND c.status = 0 AND c.downloaded_at < $2
-         AND NOT EXISTS (SELECT FROM @extschema@.download_buffer b
-                          WHERE b.group_id = c.group_id AND b.entry_id = c.id
-                            AND b.downloaded_at >= $2)
-       ORDER BY c.downloaded_at
-       LIMIT $3
-         FOR UPDATE OF c SKIP LOCKED
-    ), marked AS (
-      UPDATE @extschema@.cache_entries e SET status = 2
-        FROM victims
-       WHERE e.group_id = victims.group_id AND e.id = victims.id
-      RETURNING e.size
-    )
-    SELECT count(*), coalesce(sum(marked.size), 0) FROM marked
-    $q$ INTO entries, bytes USING mark_unused.group_id, cutoff, batch;
-  END IF;
+  -- Downloads recorded but not yet folded into cache_entries count too: an
+  -- entry with a buffered download at or after the cutoff is kept. The probe
+  -- uses download_buffer_entry_idx (group_id, entry_id).
+  WITH victims AS (
+    SELECT c.group_id, c.id
+      FROM @extschema@.cache_entries c
+     WHERE c.group_id = mark_unused.group_id AND c.status = 0 AND c.downloaded_at < cutoff
+       AND NOT EXISTS (SELECT FROM @extschema@.download_buffer b
+                        WHERE b.group_id = c.group_id AND b.entry_id = c.id
+                          AND b.downloaded_at >= cutoff)
+     ORDER BY c.downloaded_at
+     LIMIT batch
+       FOR UPDATE OF c SKIP LOCKED
+  ), marked AS (
+    UPDATE @extschema@.cache_entries e SET status = 2
+      FROM victims
+     WHERE e.group_id = victims.group_id AND e.id = victims.id
+    RETURNING e.size
+  )
+  SELECT count(*), coalesce(sum(marked.size), 0) INTO entries, bytes FROM marked;
 END $$;
 COMMENT ON FUNCTION @extschema@.mark_unused(bigint, integer, integer) IS
   'mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000) -> (entries bigint, bytes bigint). Cleanup policy: marks pending destruction (status 0 -> 2) at most batch of the group''s live entries whose last download is older than keep_days days (downloaded_at < now() - keep_days, counting downloads still in the download buffer), least recently downloaded first, and returns how many entries and bytes it marked. Locks only the selected rows (SKIP LOCKED); call it again until entries = 0. Errors: 22023 for keep_days outside 1..365 or batch < 1; 22004 for NULL. Rule: DESIGN section 5 (cleanup policy), issue 6.';
@@ -330,17 +320,25 @@ CREATE FUNCTION @extschema@.claim_fetch(group_id bigint, upstream_id bigint, pat
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+  v_url text;
   rel_path text;
   won boolean;
 BEGIN
-  PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
-  rel_path := CASE WHEN pg_catalog.starts_with(path, '/') THEN path ELSE '/' || path END;
-  IF rel_path = '/' OR pg_catalog.char_length(rel_path) > 1024 THEN
-    RAISE EXCEPTION 'path must be 1 to 1024 characters after the leading slash'
-      USING ERRCODE = 'invalid_parameter_value';
+  SELECT u.url INTO v_url FROM @extschema@.upstreams u
+   WHERE u.group_id = claim_fetch.group_id AND u.id = claim_fetch.upstream_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
+      USING ERRCODE = 'no_data_found';
   END IF;
+  -- The lease key is the path exactly as upsert_cache_entry stores it (the C
+  -- parser, with Docker Hub's x -> library/x), so the AFTER INSERT trigger on
+  -- cache_entries finds and releases it. A bad path is 22023, as there.
+  SELECT p.relative_path INTO rel_path
+    FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
   -- One statement: a concurrent caller waits on the uncommitted lease row,
   -- then finds it taken. An expired lease is taken over in place.
   INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
@@ -366,7 +364,7 @@ BEGIN
   RETURN true;
 END $$;
 COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
-  'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. Call after resolve missed, in its own short transaction: true to exactly one of many concurrent callers for the same (upstream, path), who then fetches from the upstream and upserts the entry; false to the others (wait and resolve again), and false when a live entry for the path already exists. The lease ends when a live entry for the path is inserted or when lease has passed (then the next caller gets true). path is the request path under /v2/, with or without the leading slash. Errors: P0002 for an upstream that does not exist in the group; 22023 for an empty path, a path over 1024 characters or a lease that is not positive; 22004 for NULL. Rule: DESIGN section 5 (one fetch per cold path), issue 6.';
+  'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. Call after resolve missed, in its own short transaction: true to exactly one of many concurrent callers for the same (upstream, path), who then fetches from the upstream and upserts the entry; false to the others (wait and resolve again), and false when a live entry for the path already exists. The lease ends when a live entry for the path is inserted or when lease has passed (then the next caller gets true). path is the request path under /v2/, with or without the leading slash, normalised exactly as upsert_cache_entry stores it (parse_request_path; for a Docker Hub upstream a one-component name x is library/x), so the lease is keyed by the stored relative_path. Errors: P0002 for an upstream that does not exist in the group; 22023 for a bad path (the same error as parse_request_path, resolve and upsert_cache_entry) or a lease that is not positive; 22004 for NULL. Rule: DESIGN section 5 (one fetch per cold path), issue 6.';
 REVOKE ALL ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.cache_entries_release_fetch_lease() RETURNS trigger
