@@ -72,19 +72,51 @@ RETURNS bigint LANGUAGE plproxy AS $$
   TARGET vreg_shard.create_upstream;
 $$;
 
-CREATE OR REPLACE FUNCTION vreg_router.attach_upstream(group_id bigint, registry_id bigint, upstream_id bigint,
-  "position" smallint DEFAULT NULL)
-RETURNS bigint LANGUAGE plproxy AS $$
+-- upstream order and registry deletion: the extension's own functions
+CREATE OR REPLACE FUNCTION vreg_router.attach_upstream(group_id bigint, registry_id bigint, upstream_id bigint)
+RETURNS smallint LANGUAGE plproxy AS $$
   CLUSTER 'vreg';
   RUN ON vreg_router.shard_of(group_id);
-  TARGET vreg_shard.attach_upstream;
+  TARGET containers_vreg.attach_upstream;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.move_upstream(group_id bigint, registry_id bigint, upstream_id bigint,
+  "position" integer)
+RETURNS smallint LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.move_upstream;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.detach_upstream(group_id bigint, registry_id bigint, upstream_id bigint)
+RETURNS void LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.detach_upstream;
 $$;
 
 CREATE OR REPLACE FUNCTION vreg_router.delete_registry(group_id bigint, registry_id bigint)
-RETURNS boolean LANGUAGE plproxy AS $$
+RETURNS integer LANGUAGE plproxy AS $$
   CLUSTER 'vreg';
   RUN ON vreg_router.shard_of(group_id);
-  TARGET vreg_shard.delete_registry;
+  TARGET containers_vreg.delete_registry;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.registry_upstreams(group_id bigint, registry_id bigint,
+  OUT "position" smallint, OUT upstream_id bigint, OUT url text, OUT name text,
+  OUT cache_validity_hours smallint)
+RETURNS SETOF record LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.registry_upstreams;
+$$;
+
+-- the fetcher's call: opened on the shard, with the keyring every shard shares
+CREATE OR REPLACE FUNCTION vreg_router.upstream_credentials(group_id bigint, upstream_id bigint)
+RETURNS jsonb LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.upstream_credentials;
 $$;
 
 CREATE OR REPLACE FUNCTION vreg_router.delete_upstream(group_id bigint, upstream_id bigint)

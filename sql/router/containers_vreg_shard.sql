@@ -5,7 +5,9 @@
 -- forward are functions here: plain SQL over the extension's tables, with the
 -- table rules (CHECK constraints, triggers, the 5-registries limit) deciding.
 -- The request path (resolve, upsert_cache_entry, mark_checked,
--- record_download) is the extension's own and is forwarded as it is.
+-- record_download) and the position functions (attach_upstream,
+-- move_upstream, detach_upstream, delete_registry) are the extension's own
+-- and are forwarded as they are.
 
 CREATE SCHEMA IF NOT EXISTS vreg_shard;
 REVOKE ALL ON SCHEMA vreg_shard FROM PUBLIC;
@@ -26,39 +28,6 @@ RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION vreg_shard.create_upstream(bigint, text, text, text, smallint, jsonb) IS
   'create_upstream(group_id, url, name, description, cache_validity_hours, credentials) -> bigint: inserts an upstream and returns its id. credentials are sealed by the shard with its keyring (the same keyring on every shard). Errors: those of the upstreams table (23514 url rules, 23505 duplicate url and credentials).';
-
-CREATE OR REPLACE FUNCTION vreg_shard.attach_upstream(group_id bigint, registry_id bigint, upstream_id bigint,
-  "position" smallint DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  link_id bigint;
-BEGIN
-  -- lock the registry row: concurrent attaches to one registry queue here
-  PERFORM 1 FROM containers_vreg.registries r
-   WHERE r.group_id = attach_upstream.group_id AND r.id = attach_upstream.registry_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'registry % of group % does not exist', registry_id, group_id
-      USING ERRCODE = 'foreign_key_violation';
-  END IF;
-  INSERT INTO containers_vreg.registry_upstreams (group_id, registry_id, upstream_id, position)
-  VALUES (group_id, registry_id, upstream_id,
-          coalesce(attach_upstream."position", (SELECT coalesce(max(l.position), 0) + 1
-                                FROM containers_vreg.registry_upstreams l
-                               WHERE l.group_id = attach_upstream.group_id
-                                 AND l.registry_id = attach_upstream.registry_id)))
-  RETURNING id INTO link_id;
-  RETURN link_id;
-END $$;
-COMMENT ON FUNCTION vreg_shard.attach_upstream(bigint, bigint, bigint, smallint) IS
-  'attach_upstream(group_id, registry_id, upstream_id, position) -> bigint: links an upstream to a registry at position (default: appended at n + 1) and returns the link id. Errors: 23503 unknown registry or upstream, 23505 already linked, 23514 a 6th link or a position outside 1..5.';
-
-CREATE OR REPLACE FUNCTION vreg_shard.delete_registry(group_id bigint, registry_id bigint)
-RETURNS boolean LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-  WITH d AS (DELETE FROM containers_vreg.registries r WHERE r.group_id = $1 AND r.id = $2 RETURNING 1)
-  SELECT count(*) > 0 FROM d
-$$;
-COMMENT ON FUNCTION vreg_shard.delete_registry(bigint, bigint) IS
-  'delete_registry(group_id, registry_id) -> boolean: deletes the registry (its links cascade); false when it did not exist.';
 
 CREATE OR REPLACE FUNCTION vreg_shard.delete_upstream(group_id bigint, upstream_id bigint)
 RETURNS boolean LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$

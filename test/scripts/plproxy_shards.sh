@@ -113,8 +113,9 @@ BEGIN
     EXECUTE format('SELECT %I.create_upstream($1, $2, $3, NULL, $4)', api) INTO h
       USING g, 'https://registry-1.docker.io', 'docker hub', CASE WHEN g % 2 = 0 THEN 0 ELSE 24 END::smallint;
     EXECUTE format('SELECT %I.create_upstream($1, $2, $3)', api) INTO m USING g, 'https://mirror.gcr.io', 'mirror';
-    EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', api) USING g, r, h;
-    EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', api) USING g, r, m;
+    -- the extension's own attach_upstream (forwarded as it is by the router)
+    EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', admin) USING g, r, h;
+    EXECUTE format('SELECT %I.attach_upstream($1, $2, $3)', admin) USING g, r, m;
     INSERT INTO vreg_trace.groups VALUES (g, r, h, m);
   END LOOP;
 END $$;
@@ -190,7 +191,7 @@ done
 
 # 1. admin calls through the router
 if sq router router -c "SELECT vreg_trace.setup('vreg_router', 'vreg_router', '$groups_array')" >/dev/null &&
-   sq s0 single -c "SELECT vreg_trace.setup('vreg_shard', 'vreg_shard', '$groups_array')" >/dev/null; then
+   sq s0 single -c "SELECT vreg_trace.setup('vreg_shard', 'containers_vreg', '$groups_array')" >/dev/null; then
   ok "registries, upstreams and links created through the router for ${GROUPS_LIST// /, }"
 else
   nok "admin calls through the router"
