@@ -28,6 +28,7 @@
 
 #include "access/relation.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
@@ -36,6 +37,7 @@
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/inval.h"
@@ -292,12 +294,23 @@ containers_vreg_cache_entry_partition(PG_FUNCTION_ARGS)
 
 /*
  * hash_partition_for(parent regclass, key bigint) -> regclass
+ *
+ * Executable by whoever may use the schema, so it must not lock or describe a
+ * table the caller could not read: SELECT on parent is required before the
+ * lock is taken (pg_class_aclcheck raises 42P01 for an unknown OID).
  */
 PG_FUNCTION_INFO_V1(containers_vreg_hash_partition_for);
 Datum
 containers_vreg_hash_partition_for(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_OID(vreg_route_partition(PG_GETARG_OID(0), PG_GETARG_INT64(1)));
+	Oid			parent = PG_GETARG_OID(0);
+
+	if (pg_class_aclcheck(parent, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(parent)),
+				 errhint("hash_partition_for() needs SELECT on the partitioned table.")));
+	PG_RETURN_OID(vreg_route_partition(parent, PG_GETARG_INT64(1)));
 }
 
 /*

@@ -211,6 +211,12 @@ BEGIN
   SELECT c.relname, n.nspname INTO parent_name, parent_schema
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.oid = parent;
+  IF parent IS NULL THEN
+    RAISE EXCEPTION 'parent must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  ELSIF NOT FOUND THEN
+    RAISE EXCEPTION 'relation with OID % does not exist', parent::oid
+      USING ERRCODE = 'undefined_table';
+  END IF;
   FOR r IN 0 .. modulus - 1 LOOP
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
                    parent_schema, parent_name || '_' || lpad(r::text, digits, '0'),
@@ -220,7 +226,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.create_hash_partitions(regclass, integer) IS
-  'create_hash_partitions(parent regclass, modulus integer) -> integer. Creates partitions <parent>_00 .. <parent>_<modulus-1> (zero-padded to at least 2 digits) FOR VALUES WITH (MODULUS modulus, REMAINDER r) and returns modulus. Errors: 22023 for a modulus outside 1..1024; any DDL error of CREATE TABLE. Used by the install script for cache_entries (modulus 16) and by tests for scratch tables.';
+  'create_hash_partitions(parent regclass, modulus integer) -> integer. Creates partitions <parent>_00 .. <parent>_<modulus-1> (zero-padded to at least 2 digits) FOR VALUES WITH (MODULUS modulus, REMAINDER r) and returns modulus. Errors: 22023 for a modulus outside 1..1024; 42P01 for a parent that does not exist (22004 when NULL); any DDL error of CREATE TABLE. Used by the install script for cache_entries (modulus 16) and by tests for scratch tables.';
 REVOKE ALL ON FUNCTION @extschema@.create_hash_partitions(regclass, integer) FROM PUBLIC;
 
 SELECT @extschema@.create_hash_partitions('@extschema@.cache_entries', 16);

@@ -13,7 +13,7 @@ CREATE FUNCTION @extschema@.hash_partition_for(parent regclass, key bigint) RETU
   AS 'MODULE_PATHNAME', 'containers_vreg_hash_partition_for'
   LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.hash_partition_for(regclass, bigint) IS
-  'hash_partition_for(parent regclass, key bigint) -> regclass. The leaf partition of any table hash-partitioned on one bigint column that PostgreSQL routes a row with partition key = key to (same code as cache_entry_partition; useful for a copy of cache_entries being re-partitioned). NULL in, NULL out. Errors: 42P01 unknown table; 42809 not partitioned; 0A000 not hash-partitioned, key not a single column, or the chosen partition is itself partitioned; 42804 key column not bigint; 23514 no partition accepts the key. Rule: DESIGN section 5.';
+  'hash_partition_for(parent regclass, key bigint) -> regclass. The leaf partition of any table hash-partitioned on one bigint column that PostgreSQL routes a row with partition key = key to (same code as cache_entry_partition; useful for a copy of cache_entries being re-partitioned). NULL in, NULL out. Errors: 42P01 unknown table; 42501 no SELECT privilege on it (checked before it is locked); 42809 not partitioned; 0A000 not hash-partitioned, key not a single column, or the chosen partition is itself partitioned; 42804 key column not bigint; 23514 no partition accepts the key. Rule: DESIGN section 5.';
 
 CREATE FUNCTION @extschema@.cache_entry_partition_index(group_id bigint, modulus integer) RETURNS integer
   AS 'MODULE_PATHNAME', 'containers_vreg_cache_entry_partition_index'
