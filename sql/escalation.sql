@@ -92,13 +92,10 @@ SELECT downloads_count, status FROM containers_vreg.cache_entries WHERE group_id
 -- No look-alike ran inside any of those calls.
 SELECT count(*) AS hostile_calls FROM regress_vreg_evil.called;
 
--- The admin under the same search_path. KNOWN DEFECT (reported, not fixed
--- yet): attach_upstream itself pins search_path, but the deferred constraint
--- trigger registry_upstreams_slot_check (positions_check in src/positions.c)
--- fires at COMMIT, after the function returned, and its SPI query uses an
--- unqualified "=" under the session's search_path: the request role's
--- look-alike operator runs with the admin's privileges. The expected count
--- becomes 0 once the positions triggers pin search_path for their SPI.
+-- The admin under the same search_path. attach_upstream pins search_path,
+-- and so do the positions triggers (the deferred constraint trigger
+-- registry_upstreams_slot_check fires at COMMIT, after the function has
+-- returned): the request role's look-alike operator never runs.
 SET search_path = regress_vreg_evil, pg_catalog;
 SET ROLE regress_vreg_admin;
 SELECT containers_vreg.attach_upstream(1, 1001, 2002) AS attached_at;

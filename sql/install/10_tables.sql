@@ -35,7 +35,8 @@ COMMENT ON TABLE @extschema@.registries IS
 -- At most 5 registries per group, also under concurrent inserts (C trigger:
 -- takes a per-group advisory lock, then counts with the latest snapshot).
 CREATE FUNCTION @extschema@.registries_limit() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'containers_vreg_registries_limit' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'containers_vreg_registries_limit'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.registries_limit() IS
   'Trigger (internal): BEFORE INSERT row trigger on registries refusing (SQLSTATE 23514) a 6th registry in a group. Serialises inserts per group with a transaction-level advisory lock and counts with the latest snapshot, so it holds under any isolation level. Rule: DESIGN section 3, GitLab container limit of 5 registries per top-level group.';
 

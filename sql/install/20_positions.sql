@@ -7,32 +7,38 @@ COMMENT ON COLUMN @extschema@.registry_upstreams.position IS
   'Place of the upstream in the registry''s lookup order, 1..n (n <= 5), exactly 1..n at every commit. Omitted (or NULL) on INSERT: appended after the last link. An explicit free position is kept (a restore keeps its order); an explicit taken one is inserted there, later links move down.';
 
 CREATE FUNCTION @extschema@.positions_before_insert() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'containers_vreg_positions_before_insert' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'containers_vreg_positions_before_insert'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_before_insert() IS
   'Trigger (internal): BEFORE INSERT row trigger on registry_upstreams. Locks the registry row, refuses a 6th link (SQLSTATE 23514), appends a link without position at max + 1, keeps a free explicit position, and for a taken one moves the run of links at and after it down one place. Rule: DESIGN section 3 (registry_upstreams).';
 
 CREATE FUNCTION @extschema@.positions_before_update() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'containers_vreg_positions_before_update' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'containers_vreg_positions_before_update'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_before_update() IS
   'Trigger (internal): BEFORE UPDATE row trigger on registry_upstreams. When position changes: locks the registry row, refuses a position below 1 (SQLSTATE 22023) and caps one beyond the number of links n at n, as move_upstream does. Rule: DESIGN section 3.';
 
 CREATE FUNCTION @extschema@.positions_after_update() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'containers_vreg_positions_after_update' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'containers_vreg_positions_after_update'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_after_update() IS
   'Trigger (internal): AFTER UPDATE statement trigger on registry_upstreams. In every registry where the statement changed the position of exactly one link, the links in between shift by one place (a move); several changed links of one registry are taken as given. Rule: DESIGN section 3.';
 
 CREATE FUNCTION @extschema@.positions_after_delete() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'containers_vreg_positions_after_delete' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'containers_vreg_positions_after_delete'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_after_delete() IS
   'Trigger (internal): AFTER DELETE statement trigger on registry_upstreams (also for the cascades from a deleted upstream or registry). Locks the affected registries in id order; every remaining link moves up by the number of deleted links before it. Rule: DESIGN section 3.';
 
 CREATE FUNCTION @extschema@.positions_check() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'containers_vreg_positions_check' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'containers_vreg_positions_check'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_check() IS
   'Trigger (internal): deferred constraint trigger on registry_upstreams. At commit the positions of every touched registry are exactly 1..n, n <= 5; otherwise SQLSTATE 23514 naming the registry and the positions found. Rule: DESIGN section 3 (invariant at every commit).';
 
 CREATE FUNCTION @extschema@.upstreams_lock_registries() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'containers_vreg_upstreams_lock_registries' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'containers_vreg_upstreams_lock_registries'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.upstreams_lock_registries() IS
   'Trigger (internal): BEFORE DELETE row trigger on upstreams. Locks the rows of the registries the upstream is linked to, in id order, before its links cascade. Rule: DESIGN section 3 (deleting an upstream locks its registries in id order first).';
 
