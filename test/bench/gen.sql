@@ -139,3 +139,8 @@ LANGUAGE sql STABLE AS $$
            (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'remainder (\d+)'))[1]::int,
            group_id)
 $$;
+
+-- Memory allocated by this backend's memory contexts (bytes): what a per-call
+-- leak would grow, without the allocator's and the OS's page accounting.
+CREATE FUNCTION vreg_bench.context_bytes() RETURNS bigint
+LANGUAGE sql AS $$ SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts $$;

@@ -207,13 +207,13 @@ fi
 echo "== memory: one session, $MEM_BASE then $MEM_CALLS resolve calls"
 MEM=$("${PSQL[@]}" -d "$DB" -F ' ' <<SQL
 SELECT vreg_bench.resolve_loop($MEM_BASE) AS hits \gset
-SELECT vreg_bench.proc_status('VmRSS') AS rss1, vreg_bench.proc_status('RssAnon') AS anon1 \gset
+SELECT vreg_bench.proc_status('VmRSS') AS rss1, vreg_bench.proc_status('RssAnon') AS anon1, vreg_bench.context_bytes() / 1024 AS ctx1 \gset
 SELECT vreg_bench.resolve_loop($MEM_CALLS - $MEM_BASE) AS hits2 \gset
-SELECT :hits + :hits2, :rss1, :anon1, vreg_bench.proc_status('VmRSS'), vreg_bench.proc_status('RssAnon');
+SELECT :hits + :hits2, :rss1, :anon1, :ctx1, vreg_bench.proc_status('VmRSS'), vreg_bench.proc_status('RssAnon'), vreg_bench.context_bytes() / 1024;
 SQL
 )
-read -r MEM_HITS RSS1 ANON1 RSS2 ANON2 <<< "$MEM"
-echo "   $MEM_HITS of $MEM_CALLS calls were hits; VmRSS $RSS1 -> $RSS2 kB, RssAnon $ANON1 -> $ANON2 kB"
+read -r MEM_HITS RSS1 ANON1 CTX1 RSS2 ANON2 CTX2 <<< "$MEM"
+echo "   $MEM_HITS of $MEM_CALLS calls were hits; VmRSS $RSS1 -> $RSS2 kB, RssAnon $ANON1 -> $ANON2 kB, memory contexts $CTX1 -> $CTX2 kB"
 
 SCALES=$WORK/scales.dat
 row_of() { awk -F'|' -v n="$1" '$1 == n { print $3, $6 }' "$RES"; }
@@ -260,6 +260,7 @@ if [ "$SCALING" = 1 ]; then
 else
   add_ratio "resolve hit at SCALE x 10 / at SCALE (BENCH_SCALING=0)" "" ">= 0.8"
 fi
+add_ratio "backend memory contexts after $MEM_CALLS / after $MEM_BASE resolve calls" "$(ratio "$CTX2" "$CTX1")" "<= 1.1"
 add_ratio "backend RssAnon after $MEM_CALLS / after $MEM_BASE resolve calls" "$(ratio "$ANON2" "$ANON1")" "<= 1.1"
 
 PGVER=$("$PGC_BINDIR/postgres" --version | awk '{ print $3 }')
@@ -278,7 +279,7 @@ MD=$OUT/results-$SCALE.md
   echo "|---|---:|---|---|"
   awk -F'|' '{ g = $3; gsub(/>=/, "≥", g); gsub(/<=/, "≤", g); printf "| %s | %s | %s | %s |\n", $1, $2, g, $4 }' "$RAT"
   echo
-  echo "Memory: $MEM_HITS of $MEM_CALLS resolve calls were hits; backend VmRSS $RSS1 kB after $MEM_BASE calls, $RSS2 kB after $MEM_CALLS (VmRSS counts the shared buffers the backend touched); RssAnon (private memory) $ANON1 kB -> $ANON2 kB."
+  echo "Memory: $MEM_HITS of $MEM_CALLS resolve calls were hits; backend VmRSS $RSS1 kB after $MEM_BASE calls, $RSS2 kB after $MEM_CALLS (VmRSS counts the shared buffers the backend touched); RssAnon (private memory) $ANON1 kB -> $ANON2 kB; allocated in memory contexts (pg_backend_memory_contexts) $CTX1 kB -> $CTX2 kB."
   if [ "$(awk -F'|' '$1 ~ /partition/ && $3 ~ /^[0-9]/' "$RES" | wc -l)" -gt 0 ]; then
     echo "Routing: tps of the routing lines is statements per second of $KEYS keys each."
   fi
@@ -290,7 +291,7 @@ cat "$MD"
 PNG=$OUT/resolve-scaling-$SCALE.png
 if command -v gnuplot >/dev/null; then
   gnuplot <<GP 2>"$WORK/gnuplot.err" || { echo "bench: gnuplot failed: $(head -3 "$WORK/gnuplot.err")" >&2; }
-set terminal pngcairo size 900,520 font "sans,10"
+set terminal pngcairo size 900,520 font "sans,10" noenhanced
 set output "$PNG"
 set title "containers_vreg resolve (hit at position 5 of 5), pgbench -M prepared, $CLIENTS clients, $(nproc) cores"
 set xlabel "cache_entries rows"
@@ -302,7 +303,7 @@ set yrange [0:*]
 set y2range [0:*]
 set ytics nomirror
 set y2tics
-set key bottom left
+set key top right
 set grid
 plot "$SCALES" using 1:2 with linespoints lw 2 pt 7 title "resolve tps", \
      "$SCALES" using 1:4 with linespoints lw 1 pt 6 dt 2 title "bare index probe tps (generic plan)", \
