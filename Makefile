@@ -51,6 +51,11 @@ deps:
 demo: deps all
 	bash scripts/demo.sh $(if $(TRACE),--trace $(TRACE))
 
+# Generate SCALE cache entries (default 200000) on a throwaway cluster and run
+# the pgbench comparisons of DESIGN section 7 (test/bench/run.sh).
+bench: deps all
+	$(if $(SCALE),SCALE=$(SCALE) )bash test/bench/run.sh
+
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test: deps all
 	bash test/run_all.sh
