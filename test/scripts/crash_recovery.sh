@@ -144,7 +144,7 @@ for p in $pm $children; do
   for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 done
 
-pgc_startonly || { tap_fail "restart after the crash"; exit 1; }
+pgc_startonly 2>"$W/restart.err" || { cat "$W/restart.err"; tap_fail "restart after the crash"; exit 1; }
 expect_match "the restart ran crash recovery" "$(cat "$PGC_DIR/server.log")" "database system was interrupted|not properly shut down"
 lost=$(grep -c 'server closed the connection\|connection to server was lost\|terminating connection' "$W"/client*.err | awk -F: '{ s += $2 } END { print s + 0 }')
 expect_eq "every client lost its connection at the kill" "$( [ "$lost" -ge $CLIENTS ] && echo yes || echo "$lost")" "yes"
