@@ -41,7 +41,7 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
-.PHONY: deps demo test bench FORCE
+.PHONY: deps demo test bench soak FORCE
 
 # Install the Debian packages the project needs (root only; a no-op when present).
 deps:
@@ -59,3 +59,7 @@ bench: deps all
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test: deps all
 	bash test/run_all.sh
+
+# Sustained mixed load on a throwaway cluster: make soak DURATION=3600
+soak: deps all
+	bash test/soak/run.sh $(or $(DURATION),60)

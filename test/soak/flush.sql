@@ -1,0 +1,2 @@
+-- the periodic job folding the download buffer into the entries
+SELECT containers_vreg.flush_downloads();

@@ -1,0 +1,7 @@
+-- a pull: resolve a manifest or a blob path in one of the group's registries
+\set g random(1, :groups)
+\set reg :g * 10 + random(1, 2)
+\set p random(1, 400)
+SELECT result FROM containers_vreg.resolve(:g, :reg,
+  CASE WHEN :p % 2 = 0 THEN 'img' || (:p % 20) || '/manifests/v' || :p
+       ELSE 'img' || (:p % 20) || '/blobs/sha256:' || encode(sha256(:p::text::bytea), 'hex') END);
