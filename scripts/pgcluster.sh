@@ -50,7 +50,7 @@ pgc_init() {
   local dir=$1
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
-  rm -rf "$dir/data" "$dir/sock"
+  rm -rf "$dir/data" "$dir/sock" "$dir/server.log"
   mkdir -p "$dir/data" "$dir/sock"
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir" "$dir/data" "$dir/sock"; fi
   chmod 700 "$dir/data"

@@ -29,7 +29,9 @@ SOAK=$TOP/test/soak
 . test/scripts/credentials_lib.bash
 . test/sql-checks/invariants.bash
 
+started_here=0
 if [ -z "${PGHOST:-}" ]; then
+  started_here=1
   echo "# private PostgreSQL tree and throwaway cluster under .pgtmp/soak"
   pgc_private_tree "$TOP/.pgtmp/soak" || exit 1
   make -s install PG_CONFIG="$PGC_PG_CONFIG" >"$TOP/.pgtmp/soak/install.log" 2>&1 \
@@ -38,8 +40,10 @@ if [ -z "${PGHOST:-}" ]; then
   pgc_write_keyring "$PGC_DIR/keyring" 1
   pgc_conf "containers_vreg.keyring_file = '$PGC_DIR/keyring'"
   pgc_startonly || exit 1
-  trap pgc_stop EXIT
 fi
+# stop only a cluster this script started, never the caller's
+cleanup() { rm -rf "${OUT:-}"; if [ "$started_here" -eq 1 ]; then pgc_stop; fi; }
+trap cleanup EXIT
 DB=vreg_soak
 LOG=${PGC_DIR:+$PGC_DIR/server.log}
 "$PGC_BINDIR/psql" -X -q -d postgres -c "SET client_min_messages = warning" \
@@ -51,7 +55,6 @@ counted=$("$PGC_BINDIR/psql" -X -q -At -v groups="$GROUPS_N" -d $DB -f "$SOAK/se
 log_from=0
 [ -n "$LOG" ] && [ -r "$LOG" ] && log_from=$(stat -c %s "$LOG")
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"; pgc_stop' EXIT
 echo "# soak: $CLIENTS clients, $DURATION s, $GROUPS_N groups, PostgreSQL $("$PGC_PG_CONFIG" --version | awk '{print $2}')"
 "$PGC_BINDIR/pgbench" -n -c "$CLIENTS" -j 2 -T "$DURATION" --max-tries=100 --failures-detailed \
   -D groups="$GROUPS_N" -D counted="$counted" \
