@@ -41,7 +41,7 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
-.PHONY: deps demo test bench FORCE
+.PHONY: deps demo test bench fuzz FORCE
 
 # Install the Debian packages the project needs (root only; a no-op when present).
 deps:
@@ -54,3 +54,8 @@ demo: deps all
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test: deps all
 	bash test/run_all.sh
+
+# Run every libFuzzer target of test/fuzz/ for FUZZ_SECONDS each (needs clang).
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash test/fuzz/run.sh $(FUZZ_SECONDS)
