@@ -41,7 +41,7 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
-.PHONY: deps demo test bench soak FORCE
+.PHONY: deps demo test bench soak fuzz FORCE
 
 # Install the Debian packages the project needs (root only; a no-op when present).
 deps:
@@ -63,3 +63,8 @@ test: deps all
 # Sustained mixed load on a throwaway cluster: make soak DURATION=3600
 soak: deps all
 	bash test/soak/run.sh $(or $(DURATION),60)
+
+# Run every libFuzzer target of test/fuzz/ for FUZZ_SECONDS each (needs clang).
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash test/fuzz/run.sh $(FUZZ_SECONDS)

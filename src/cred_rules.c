@@ -207,7 +207,8 @@ vreg_cred_parse_canonical(const uint8_t *buf, size_t len, VregCredSet *out)
 		pos += nlen;
 		vlen = ((size_t) buf[pos] << 8) | buf[pos + 1];
 		pos += 2;
-		if (vlen == 0 || pos + vlen > len)
+		/* at most 4 bytes per character (PostgreSQL's longest encoding) */
+		if (vlen == 0 || vlen > 4 * (size_t) vreg_cred_keys[i].max_chars || pos + vlen > len)
 			return "bad value length in plaintext";
 		out->present |= 1u << i;
 		out->val[i] = (const char *) buf + pos;

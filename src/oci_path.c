@@ -235,6 +235,15 @@ vreg_oci_relative_path(const VregOciPath *p, bool docker_hub, char *buf)
 	return n;
 }
 
+const char *
+vreg_oci_relative_path_problem(const VregOciPath *p, bool docker_hub)
+{
+	if (docker_hub && p->one_component &&
+		sizeof(VREG_OCI_LIBRARY_PREFIX) - 1 + p->name_len > VREG_OCI_MAX_NAME)
+		return "the repository name is longer than 255 characters once Docker Hub's library/ prefix is added";
+	return NULL;
+}
+
 bool
 vreg_oci_etag_digest(const char *etag, size_t len, const char **digest, size_t *digest_len)
 {

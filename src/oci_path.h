@@ -66,6 +66,14 @@ extern const char *vreg_oci_digest_problem(const char *s, size_t len);
 extern size_t vreg_oci_relative_path(const VregOciPath *p, bool docker_hub, char *buf);
 
 /*
+ * NULL when the relative path of p (with "library/" prepended when docker_hub
+ * says so) is itself a valid path, else the problem: a one-component name of
+ * more than 255 - 8 characters is too long once "library/" is prepended
+ * (found by test/fuzz/fuzz_oci_path.c).
+ */
+extern const char *vreg_oci_relative_path_problem(const VregOciPath *p, bool docker_hub);
+
+/*
  * If etag (len bytes) is a supported digest once a weak "W/" prefix and
  * surrounding double quotes are stripped, set *digest / *digest_len to it
  * (pointing into etag) and return true; otherwise return false.

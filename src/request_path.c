@@ -280,6 +280,7 @@ containers_vreg_parse_request_path(PG_FUNCTION_ARGS)
 	text	   *path = PG_GETARG_TEXT_PP(0);
 	bool		docker_hub = PG_GETARG_BOOL(1);
 	VregOciPath parsed;
+	const char *problem;
 	char		relpath[VREG_OCI_RELPATH_BUFSIZE];
 	TupleDesc	outdesc;
 	Datum		values[3];
@@ -293,6 +294,12 @@ containers_vreg_parse_request_path(PG_FUNCTION_ARGS)
 	outdesc = BlessTupleDesc(outdesc);
 
 	vreg_parse_request_path_or_error(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &parsed);
+	problem = vreg_oci_relative_path_problem(&parsed, docker_hub);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid request path: %s", problem),
+				 errhint("Docker Hub names are limited to 255 characters including the library/ prefix.")));
 	vreg_oci_relative_path(&parsed, docker_hub, relpath);
 	values[0] = CStringGetTextDatum(relpath);
 	switch (parsed.kind)
