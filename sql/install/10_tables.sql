@@ -123,7 +123,9 @@ CREATE TRIGGER registry_upstreams_row_guard BEFORE UPDATE ON @extschema@.registr
 -- cache_entries (hash-partitioned by group_id) --------------------------------
 CREATE FUNCTION @extschema@.object_storage_prefix(group_id bigint) RETURNS text
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-  AS $$ SELECT 'groups/' || $1::text || '/' $$;
+  -- Operators and cast are qualified: the body of an inlinable SQL function
+  -- is parsed under the caller's search_path.
+  AS $$ SELECT 'groups/' OPERATOR(pg_catalog.||) $1::pg_catalog.text OPERATOR(pg_catalog.||) '/' $$;
 COMMENT ON FUNCTION @extschema@.object_storage_prefix(bigint) IS
   'object_storage_prefix(group_id bigint) -> text. The object-storage key prefix that every cache entry of the group lies under, e.g. ''groups/42/''. NULL in, NULL out; no errors. Rule: DESIGN section 3 (no purge in one group can name another group''s object).';
 

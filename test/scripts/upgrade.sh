@@ -68,8 +68,12 @@ members() { "${PSQL[@]}" -d "$1" -f test/sql-checks/extension_members.sql; }
 
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS vreg_fresh" -c "CREATE DATABASE vreg_fresh" >/dev/null
 "${PSQL[@]}" -d vreg_fresh -c "CREATE EXTENSION containers_vreg" >/dev/null
-members vreg_fresh > "$WORK/fresh.txt"
+if ! members vreg_fresh > "$WORK/fresh.txt" 2>"$WORK/fresh.err"; then
+  not_ok "member definitions can be listed" "$(cat "$WORK/fresh.err")"; exit 1
+fi
 nmembers=$(wc -l < "$WORK/fresh.txt")
+if [ "$nmembers" -ge 200 ]; then ok "a fresh $current install has $nmembers member definitions to compare"
+else not_ok "a fresh $current install has member definitions to compare" "only $nmembers lines"; exit 1; fi
 
 released=$(ls sql/containers_vreg--*.sql | sed -n 's|^sql/containers_vreg--\([0-9][0-9.]*\)\.sql$|\1|p' | grep -vx "$current" | sort -V)
 [ -n "$released" ] || { ok "no released version before $current # SKIP"; exit 0; }
@@ -95,7 +99,7 @@ for v in $released; do
   after=$(data_digest "$db")
   [ "$before" = "$after" ] && ok "$v: every row of every table unchanged by the update" \
                            || not_ok "$v: every row of every table unchanged by the update" "$before -> $after"
-  members "$db" > "$WORK/upgraded-$v.txt"
+  members "$db" > "$WORK/upgraded-$v.txt" 2>&1
   if d=$(diff "$WORK/fresh.txt" "$WORK/upgraded-$v.txt"); then
     ok "$v: all $nmembers member definitions equal a fresh $current install"
   else

@@ -76,6 +76,6 @@ WITH ext AS (
                            'pg_catalog.pg_type'::pg_catalog.regclass)
   UNION ALL
   SELECT 'dumped config', cfg.rel::pg_catalog.regclass::text, coalesce(cfg.cond, '')
-    FROM ext, LATERAL pg_catalog.unnest(ext.extconfig, ext.extcondition) AS cfg(rel, cond)
+    FROM ext, LATERAL unnest(ext.extconfig, ext.extcondition) AS cfg(rel, cond)
 )
 SELECT kind, name, def FROM lines ORDER BY kind, name, def;
