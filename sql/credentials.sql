@@ -127,6 +127,13 @@ SELECT pg_temp.stored(1, 122);
 -- envelopes are bound to their row -------------------------------------------------
 INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials)
   VALUES (1, 130, 'https://h.example.com', '{"username": "dave", "password": "pw-130"}');
+-- Written through the table, another row's envelope is refused at once: an
+-- UPDATE that supplies an envelope must open on its own row (22000).
+SELECT vreg_test.err($$UPDATE containers_vreg.upstreams u SET credentials = s.credentials, credentials_fingerprint = s.credentials_fingerprint
+  FROM containers_vreg.upstreams s WHERE u.id = 130 AND s.id = 101$$);
+-- At-rest tampering (a disk, a backup, a superuser with the trigger off) is
+-- caught when opening.
+ALTER TABLE containers_vreg.upstreams DISABLE TRIGGER upstreams_credentials;
 -- swap: 130 gets 101's envelope (and fingerprint): stored, but does not open
 UPDATE containers_vreg.upstreams u SET credentials = s.credentials, credentials_fingerprint = s.credentials_fingerprint
   FROM containers_vreg.upstreams s WHERE u.id = 130 AND s.id = 101;
@@ -134,8 +141,13 @@ SELECT vreg_test.err('SELECT containers_vreg.upstream_credentials(1, 130)');
 -- the same envelope still opens on its own row
 SELECT containers_vreg.upstream_credentials(1, 101);
 -- one flipped character in ct / nonce; kid changed to the other key; kid unknown
+ALTER TABLE containers_vreg.upstreams ENABLE ALWAYS TRIGGER upstreams_credentials;
 UPDATE containers_vreg.upstreams SET credentials = '{"username": "dave", "password": "pw-130"}' WHERE id = 130;
 SELECT credentials AS env130 FROM containers_vreg.upstreams WHERE id = 130 \gset
+-- each of these through the table: refused at once
+SELECT vreg_test.err(format('UPDATE containers_vreg.upstreams SET credentials = %L WHERE id = 130', e))
+  FROM (VALUES (jsonb_set(:'env130'::jsonb, '{kid}', '1')), (jsonb_set(:'env130'::jsonb, '{kid}', '9'))) AS t(e);
+ALTER TABLE containers_vreg.upstreams DISABLE TRIGGER upstreams_credentials;
 UPDATE containers_vreg.upstreams SET credentials = jsonb_set(credentials, '{ct}',
   to_jsonb(overlay(credentials->>'ct' PLACING CASE WHEN substr(credentials->>'ct', 5, 1) = 'A' THEN 'B' ELSE 'A' END FROM 5 FOR 1)))
   WHERE id = 130;
@@ -148,6 +160,7 @@ UPDATE containers_vreg.upstreams SET credentials = jsonb_set(:'env130'::jsonb, '
 SELECT vreg_test.err('SELECT containers_vreg.upstream_credentials(1, 130)');
 UPDATE containers_vreg.upstreams SET credentials = jsonb_set(:'env130'::jsonb, '{kid}', '9') WHERE id = 130;
 SELECT vreg_test.err('SELECT containers_vreg.upstream_credentials(1, 130)');
+ALTER TABLE containers_vreg.upstreams ENABLE ALWAYS TRIGGER upstreams_credentials;
 SELECT vreg_test.err('SELECT containers_vreg.rotate_credentials()');
 UPDATE containers_vreg.upstreams SET credentials = :'env130' WHERE id = 130;
 SELECT containers_vreg.upstream_credentials(1, 130);

@@ -15,6 +15,10 @@ INSERT INTO url_cases (url, expect_ok) VALUES
   ('http://registry.example.com:5000/v2/', true),
   ('https://8.8.8.8/', true),
   ('https://[2001:db8::1]:443/', true),        -- documentation space: accepted (not internal)
+  ('http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', false), -- Teredo (2001::/32 in 2001::/23): reserved
+  ('http://[2001::1]/', false),                 -- 2001::/23 IETF protocol assignments
+  ('http://[100::1]/', false),                  -- 100::/64 discard-only
+  ('https://[2001:4860:4860::8888]/', true),    -- a public address next to 2001::/23
   ('https://example.com/path?x=1', true),
   ('HTTPS://Mirror.GCR.io.', true),            -- scheme any case, one trailing dot
   ('https://public.ecr.aws:00443/', true),      -- leading zeros in the port

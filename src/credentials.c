@@ -598,6 +598,41 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 				Datum		fp;
 
 				decode_envelope(jb, env, what);
+				if (is_update)
+				{
+					/*
+					 * An UPDATE that writes an envelope (rotation, or one
+					 * copied by hand): it must open on this row, and the
+					 * fingerprint is computed again from what it holds, so
+					 * that uniqueness compares what is really stored.
+					 */
+					MemoryContext scxt = secret_context();
+					uint8		ad[VREG_ENV_AD_MAX];
+					size_t		adlen = row_ad(group_id, upstream_id, ad);
+					size_t		ptlen = 0;
+					uint8	   *pt = open_envelope(env, ad, adlen, scxt, &ptlen, what);
+					VregCredSet set;
+					const char *problem = vreg_cred_parse_canonical(pt, ptlen, &set);
+					uint8	   *secret;
+					bytea	   *newfp;
+
+					if (problem != NULL)
+						ereport(ERROR,
+								(errcode(ERRCODE_DATA_EXCEPTION),
+								 errmsg("credentials of %s opened but are not valid: %s",
+										what, problem)));
+					secret = get_fp_secret(scxt, true);
+					newfp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
+					SET_VARSIZE(newfp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
+					crypto_generichash((unsigned char *) VARDATA(newfp), VREG_FINGERPRINT_BYTES,
+									   pt, ptlen, secret, VREG_FP_SECRET_BYTES);
+					MemoryContextDelete(scxt);	/* wipes the plaintext and secret */
+					pfree(env);
+					newvals[0] = creds;
+					newvals[1] = PointerGetDatum(newfp);
+					return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
+																	 newvals, newnulls));
+				}
 				pfree(env);
 				fp = heap_getattr(newtup, c.fingerprint, td, &isnull);
 

@@ -171,3 +171,55 @@ containers_vreg_registries_limit(PG_FUNCTION_ARGS)
 
 	return PointerGetDatum(newtup);
 }
+
+PG_FUNCTION_INFO_V1(containers_vreg_cache_entries_status_guard);
+
+/*
+ * BEFORE UPDATE OF status FOR EACH ROW on cache_entries: an entry that left
+ * the live state (1 processing, 2 pending destruction, 3 error) never
+ * becomes live (0) again. Its object may already be deleted by a worker;
+ * a new pull stores a new live entry with a new object_storage_key.
+ */
+Datum
+containers_vreg_cache_entries_status_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	int			attnum;
+	bool		oldnull,
+				newnull;
+	Datum		oldval,
+				newval;
+
+	check_trigger_context(fcinfo, "cache_entries_status_guard", true, TRIGGER_EVENT_UPDATE);
+	rel = trigdata->tg_relation;
+	tupdesc = RelationGetDescr(rel);
+	attnum = SPI_fnumber(tupdesc, "status");
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"status\" of relation \"%s\" does not exist",
+						RelationGetRelationName(rel))));
+	oldval = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &oldnull);
+	newval = heap_getattr(trigdata->tg_newtuple, attnum, tupdesc, &newnull);
+	if (!oldnull && !newnull && DatumGetInt16(oldval) != 0 && DatumGetInt16(newval) == 0)
+	{
+		bool		isnull;
+		int64		group_id = DatumGetInt64(heap_getattr(trigdata->tg_trigtuple,
+														  SPI_fnumber(tupdesc, "group_id"),
+														  tupdesc, &isnull));
+		int64		entry_id = DatumGetInt64(heap_getattr(trigdata->tg_trigtuple,
+														  SPI_fnumber(tupdesc, "id"),
+														  tupdesc, &isnull));
+
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("cache entry " INT64_FORMAT " of group " INT64_FORMAT " cannot become live again (status %d)",
+						entry_id, group_id, (int) DatumGetInt16(oldval)),
+				 errdetail("An entry that left the live state is being destroyed, and its object may already be deleted."),
+				 errhint("Store the file again with upsert_cache_entry(): it creates a new live entry with a new object_storage_key."),
+				 errtable(rel)));
+	}
+	return PointerGetDatum(trigdata->tg_newtuple);
+}

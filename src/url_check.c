@@ -213,6 +213,15 @@ ipv6_problem(const unsigned char *b)
 	/* 2002::/16 (6to4): the IPv4 address is bits 16..47 */
 	if (b[0] == 0x20 && b[1] == 0x02)
 		return ipv4_problem(v4_at(b + 2));
+	/*
+	 * 2001::/23 (IETF protocol assignments, RFC 2928): includes Teredo
+	 * 2001::/32, whose client address is an obfuscated IPv4 address.
+	 */
+	if (b[0] == 0x20 && b[1] == 0x01 && (b[2] & 0xfe) == 0x00)
+		return "the host is a reserved address";
+	/* 100::/64 (discard-only, RFC 6666) */
+	if (b[0] == 0x01 && memcmp(b + 1, zero, 7) == 0)
+		return "the host is a reserved address";
 	return NULL;
 }
 

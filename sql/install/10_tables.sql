@@ -156,15 +156,20 @@ CREATE TABLE @extschema@.cache_entries (
     CHECK (char_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
   CONSTRAINT cache_entries_status_check CHECK (status IN (0, 1, 2, 3)),
   CONSTRAINT cache_entries_upstream_etag_check CHECK (char_length(upstream_etag) <= 255),
-  CONSTRAINT cache_entries_size_check CHECK (size >= 0),
+  CONSTRAINT cache_entries_size_check CHECK (size >= 0 AND size <= 1099511627776),
   CONSTRAINT cache_entries_file_check CHECK (char_length(file) BETWEEN 1 AND 1024),
+  -- Object-storage keys: under the group's prefix, and only the characters
+  -- every object store and URL builder takes literally (S3's "safe"
+  -- characters): no percent-encoding, '?', '#', spaces, non-ASCII, no '.' or
+  -- '..' segment, no empty segment, no trailing '/'.
   CONSTRAINT cache_entries_object_storage_key_check
     CHECK (char_length(object_storage_key) <= 1024
            AND starts_with(object_storage_key, @extschema@.object_storage_prefix(group_id))
            AND char_length(object_storage_key) > char_length(@extschema@.object_storage_prefix(group_id))
+           AND object_storage_key ~ '^[A-Za-z0-9!_.*''()/-]+$'
            AND object_storage_key !~ '(^|/)\.\.?(/|$)'
            AND object_storage_key !~ '//'
-           AND object_storage_key !~ '[[:cntrl:]\\]'),
+           AND right(object_storage_key, 1) <> '/'),
   CONSTRAINT cache_entries_content_type_check CHECK (char_length(content_type) BETWEEN 1 AND 255),
   CONSTRAINT cache_entries_file_md5_check CHECK (octet_length(file_md5) = 16),
   CONSTRAINT cache_entries_file_sha1_check CHECK (octet_length(file_sha1) = 20),
@@ -194,6 +199,15 @@ CREATE INDEX cache_entries_destruction_idx
 
 CREATE TRIGGER cache_entries_row_guard BEFORE UPDATE ON @extschema@.cache_entries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.row_guard('object_storage_key');
+
+-- An entry that left the live state never becomes live again: it is being
+-- destroyed (its object may already be gone) or was replaced.
+CREATE FUNCTION @extschema@.cache_entries_status_guard() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'containers_vreg_cache_entries_status_guard' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.cache_entries_status_guard() IS
+  'Trigger (internal): BEFORE UPDATE OF status row trigger on cache_entries refusing (SQLSTATE 23514) a change from a non-live status (1 processing, 2 pending destruction, 3 error) back to 0 (live): the object may already be deleted. Rule: DESIGN section 5 (lifecycle: no live entry''s file is ever deleted).';
+CREATE TRIGGER cache_entries_status_guard BEFORE UPDATE OF status ON @extschema@.cache_entries
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_entries_status_guard();
 
 -- Partitions: created by one function so that tests (and operators who split
 -- the table) build partitions exactly the way the install script does.

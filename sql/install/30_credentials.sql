@@ -32,6 +32,10 @@ COMMENT ON FUNCTION @extschema@.upstreams_credentials() IS
 
 CREATE TRIGGER upstreams_credentials BEFORE INSERT OR UPDATE ON @extschema@.upstreams
   FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_credentials();
+-- ALWAYS: also under session_replication_role = replica (a superuser's bulk
+-- load, a logical-replication subscriber), plaintext is never stored; an
+-- already sealed envelope is stored as it is.
+ALTER TABLE @extschema@.upstreams ENABLE ALWAYS TRIGGER upstreams_credentials;
 
 CREATE FUNCTION @extschema@.upstream_credentials(group_id bigint, upstream_id bigint)
 RETURNS jsonb

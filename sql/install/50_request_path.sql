@@ -80,6 +80,26 @@ BEGIN
            WHEN v_file IS NULL THEN 'file' ELSE 'file_sha1' END
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  -- The table's CHECK constraints would refuse these too (23514); say what
+  -- is wrong with which argument instead.
+  IF v_size < 0 OR v_size > 1099511627776 THEN
+    RAISE EXCEPTION 'size must be between 0 and 1099511627776 bytes (1 TiB), not %', v_size
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(v_sha1) <> 20 THEN
+    RAISE EXCEPTION 'file_sha1 must be 20 bytes, not %', octet_length(v_sha1)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(v_md5) <> 16 THEN
+    RAISE EXCEPTION 'file_md5 must be NULL or 16 bytes, not %', octet_length(v_md5)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_given_key IS NOT NULL
+     AND NOT starts_with(v_given_key, @extschema@.object_storage_prefix(v_group)) THEN
+    RAISE EXCEPTION 'object_storage_key must lie under the group''s prefix %',
+      @extschema@.object_storage_prefix(v_group)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
 
   -- KEY SHARE: a concurrent delete of the upstream (which marks its live
   -- entries pending destruction) waits for us, so no live entry outlives it.
@@ -148,7 +168,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) IS
-  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type NULL means application/octet-stream, otherwise kept exactly. A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key; a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path or an ETag digest that contradicts the path''s digest; P0002 upstream unknown or of another group; 23514 a column limit (negative size, sha1 not 20 bytes, key outside the group prefix, ...); 23505 a given key already used by another entry of the group. Rule: DESIGN section 5, issue 6 item 4.';
+  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type NULL means application/octet-stream, otherwise kept exactly. A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key; a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path, an ETag digest that contradicts the path''s digest, size outside 0..1 TiB, file_sha1 not 20 bytes, file_md5 not 16 bytes, or a key outside the group''s prefix; P0002 upstream unknown or of another group; 23514 another column limit (file, content type, ETag length, characters of a key); 23505 a given key already used by another entry of the group. Rule: DESIGN section 5, issue 6 item 4.';
 REVOKE ALL ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) FROM PUBLIC;
 
 -- mark_checked ----------------------------------------------------------------

@@ -38,14 +38,14 @@ CREATE FUNCTION @extschema@.lifecycle_check_lease(lease interval)
 RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(lease, 'lease');
-  IF lease <= interval '0' OR lease > interval '1 year' THEN
-    RAISE EXCEPTION 'lease must be positive and at most 1 year, not %', lease
+  IF lease <= interval '0' OR lease > interval '365 days' THEN
+    RAISE EXCEPTION 'lease must be positive and at most 365 days, not %', lease
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Pass an interval such as ''30 seconds'' or ''1 hour''.';
   END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.lifecycle_check_lease(interval) IS
-  'Internal: raises 22004 for a NULL lease and 22023 for a lease that is not positive or longer than 1 year.';
+  'Internal: raises 22004 for a NULL lease and 22023 for a lease that is not positive or longer than 365 days.';
 REVOKE ALL ON FUNCTION @extschema@.lifecycle_check_lease(interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.lifecycle_check_upstream(group_id bigint, upstream_id bigint)
@@ -166,7 +166,7 @@ BEGIN
   RETURNING e.group_id, e.id, e.object_storage_key, e.file, e.size;
 END $$;
 COMMENT ON FUNCTION @extschema@.claim_for_destruction(integer, interval) IS
-  'claim_for_destruction(batch integer, lease interval DEFAULT ''1 hour'') -> setof (group_id bigint, entry_id bigint, object_storage_key text, file text, size bigint). Claims up to batch entries of any group for deletion, oldest first: pending ones (status 2) and processing ones (status 1) whose claim is older than lease (the worker died), sets them to processing and returns their object-storage keys. Rows locked by another claimer are skipped (FOR UPDATE SKIP LOCKED), so two workers never get the same entry. A live entry is never claimed, and since object_storage_key is unique per group and never changes, no returned key is used by a live entry. The caller deletes each object, then calls finish_destruction (or fail_destruction). Errors: 22023 for batch < 1 or a lease that is not positive or longer than 1 year; 22004 for NULL. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'claim_for_destruction(batch integer, lease interval DEFAULT ''1 hour'') -> setof (group_id bigint, entry_id bigint, object_storage_key text, file text, size bigint). Claims up to batch entries of any group for deletion, oldest first: pending ones (status 2) and processing ones (status 1) whose claim is older than lease (the worker died), sets them to processing and returns their object-storage keys. Rows locked by another claimer are skipped (FOR UPDATE SKIP LOCKED), so two workers never get the same entry. A live entry is never claimed, and since object_storage_key is unique per group and never changes, no returned key is used by a live entry. The caller deletes each object, then calls finish_destruction (or fail_destruction). Errors: 22023 for batch < 1 or a lease that is not positive or longer than 365 days; 22004 for NULL. Rule: DESIGN section 5 (lifecycle), issue 6.';
 REVOKE ALL ON FUNCTION @extschema@.claim_for_destruction(integer, interval) FROM PUBLIC;
 
 -- finish and fail share one rule: only a claimed (processing) entry moves on.
@@ -364,7 +364,7 @@ BEGIN
   RETURN true;
 END $$;
 COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
-  'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. Call after resolve missed, in its own short transaction: true to exactly one of many concurrent callers for the same (upstream, path), who then fetches from the upstream and upserts the entry; false to the others (wait and resolve again), and false when a live entry for the path already exists. The lease ends when a live entry for the path is inserted or when lease has passed (then the next caller gets true). path is the request path under /v2/, with or without the leading slash, normalised exactly as upsert_cache_entry stores it (parse_request_path; for a Docker Hub upstream a one-component name x is library/x), so the lease is keyed by the stored relative_path. Errors: P0002 for an upstream that does not exist in the group; 22023 for a bad path (the same error as parse_request_path, resolve and upsert_cache_entry) or a lease that is not positive or longer than 1 year; 22004 for NULL. Rule: DESIGN section 5 (one fetch per cold path), issue 6.';
+  'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. Call after resolve missed, in its own short transaction: true to exactly one of many concurrent callers for the same (upstream, path), who then fetches from the upstream and upserts the entry; false to the others (wait and resolve again), and false when a live entry for the path already exists. The lease ends when a live entry for the path is inserted or when lease has passed (then the next caller gets true). path is the request path under /v2/, with or without the leading slash, normalised exactly as upsert_cache_entry stores it (parse_request_path; for a Docker Hub upstream a one-component name x is library/x), so the lease is keyed by the stored relative_path. Errors: P0002 for an upstream that does not exist in the group; 22023 for a bad path (the same error as parse_request_path, resolve and upsert_cache_entry) or a lease that is not positive or longer than 365 days; 22004 for NULL. Rule: DESIGN section 5 (one fetch per cold path), issue 6.';
 REVOKE ALL ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.cache_entries_release_fetch_lease() RETURNS trigger

@@ -34,7 +34,11 @@ expect_match "password without username refused (22023)" "$e3" "^22023: "
 e4=$(qerr $DB "INSERT INTO containers_vreg.upstreams (group_id, url, credentials) VALUES (1, 'https://ghcr.io', '{\"username\": \"$U\", \"password\": \"$P\"}')")
 expect_match "duplicate refused (23505)" "$e4" "^23505: "
 e5=$(qerr $DB "UPDATE containers_vreg.upstreams SET credentials = jsonb_set(credentials, '{kid}', '9') WHERE id = 1")
-q $DB "UPDATE containers_vreg.upstreams SET credentials = jsonb_set(credentials, '{kid}', '1') WHERE id = 1" >/dev/null
+expect_match "tampered envelope refused on write (55000: key 9 not in the keyring)" "$e5" "^55000: "
+# at-rest tampering (the trigger off, as a disk or a backup would be) is caught on open
+q $DB "ALTER TABLE containers_vreg.upstreams DISABLE TRIGGER upstreams_credentials;
+       UPDATE containers_vreg.upstreams SET credentials = jsonb_set(credentials, '{kid}', '1') WHERE id = 1;
+       ALTER TABLE containers_vreg.upstreams ENABLE ALWAYS TRIGGER upstreams_credentials" >/dev/null
 e6=$(qerr $DB "SELECT containers_vreg.upstream_credentials(1, 1)")
 expect_match "tampered envelope fails to open (22000)" "$e6" "^22000: "
 q $DB "UPDATE containers_vreg.upstreams SET credentials = '{\"username\": \"$U\", \"password\": \"$P\"}' WHERE id = 1" >/dev/null
