@@ -84,8 +84,10 @@ SELECT result, entry_id = :hub_tag AS entry, upstream_id, position, relative_pat
 BEGIN;
 UPDATE containers_vreg.cache_entries SET upstream_checked_at = now() - interval '1 hour' WHERE id = :hub_tag;
 SELECT result, planned_agrees FROM pg_temp.r(5, 51, 'alpine/manifests/1');   -- exactly at the boundary: hit
+SELECT result, planned_agrees FROM pg_temp.r(5, 51, 'library/alpine/manifests/1');  -- (upstream read after the probe)
 UPDATE containers_vreg.cache_entries SET upstream_checked_at = now() - interval '1 hour 1 microsecond' WHERE id = :hub_tag;
 SELECT result, planned_agrees FROM pg_temp.r(5, 51, 'alpine/manifests/1');   -- 1 microsecond past: stale
+SELECT result, planned_agrees FROM pg_temp.r(5, 51, 'library/alpine/manifests/1');
 UPDATE containers_vreg.cache_entries SET upstream_checked_at = 'infinity' WHERE id = :hub_tag;
 SELECT result, planned_agrees FROM pg_temp.r(5, 51, 'alpine/manifests/1');
 UPDATE containers_vreg.cache_entries SET upstream_checked_at = '-infinity' WHERE id = :hub_tag;

@@ -495,6 +495,42 @@ tag_is_stale(TimestampTz checked_at, int16 hours)
 	return until < GetCurrentTransactionStartTimestamp();
 }
 
+/* One link's upstream row, as far as resolve needs it. */
+typedef struct UpstreamRow
+{
+	bool		loaded;			/* looked up (found or not) */
+	bool		hub;			/* url is Docker Hub */
+	int16		hours;			/* cache_validity_hours */
+} UpstreamRow;
+
+/* Probe upstreams_pkey for (group_id, upstream_id); false when not visible. */
+static bool
+load_upstream(IndexScanDesc uscan, TupleTableSlot *uslot, int64 group_id,
+			  int64 upstream_id, UpstreamRow *up)
+{
+	ScanKeyData ukeys[2];
+	bool		isnull;
+	bool		found;
+
+	up->loaded = true;
+	up->hub = false;
+	up->hours = 0;
+	int8_key(&ukeys[0], 1, group_id);
+	int8_key(&ukeys[1], 2, upstream_id);
+	index_rescan(uscan, ukeys, 2, NULL, 0);
+	found = index_getnext_slot(uscan, ForwardScanDirection, uslot);
+	if (found)
+	{
+		text	   *url = slot_text(uslot, rels.upstream_url);
+
+		up->hub = url != NULL &&
+			vreg_oci_is_docker_hub_url(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url));
+		up->hours = DatumGetInt16(slot_getattr(uslot, rels.upstream_hours, &isnull));
+	}
+	ExecClearTuple(uslot);
+	return found;
+}
+
 /* One link of the registry. */
 typedef struct Link
 {
@@ -632,30 +668,34 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 		}
 	}
 
-	/* 4. each link: its upstream, then at most one entry */
+	/*
+	 * 4. each link: at most one entry. The upstream row is read only when
+	 * its answer matters: before the probe for a tag whose Docker Hub form
+	 * differs, otherwise once the probe has found a candidate (a miss costs
+	 * one probe per link). A link whose upstream row is not visible is
+	 * skipped either way, as the planned query's inner join does.
+	 */
 	for (i = 0; !fallback && i < nlinks && winner == NULL; i++)
 	{
 		int64		upstream_id = links[i].upstream_id;
+		UpstreamRow up;
 		bool		isnull;
-		text	   *url;
-		bool		hub;
-		int16		hours;
-		const char *path;
-		Datum		path_datum;
+		const char *path = req->relpath;
+		Datum		path_datum = relpath_datum;
 		bool		best_exact = false;
 		int64		best_id = 0;
 
-		int8_key(&keys[0], 1, req->group_id);
-		int8_key(&keys[1], 2, upstream_id);
-		index_rescan(uscan, keys, 2, NULL, 0);
-		if (!index_getnext_slot(uscan, ForwardScanDirection, uslot))
-			continue;			/* the planned query's inner join drops it */
-		url = slot_text(uslot, rels.upstream_url);
-		hub = url != NULL && vreg_oci_is_docker_hub_url(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url));
-		hours = DatumGetInt16(slot_getattr(uslot, rels.upstream_hours, &isnull));
-		ExecClearTuple(uslot);
-		path = hub ? req->hubpath : req->relpath;
-		path_datum = hub ? hubpath_datum : relpath_datum;
+		up.loaded = false;
+		if (!req->digest && strcmp(req->relpath, req->hubpath) != 0)
+		{
+			if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
+				continue;
+			if (up.hub)
+			{
+				path = req->hubpath;
+				path_datum = hubpath_datum;
+			}
+		}
 
 		int8_key(&keys[0], 1, req->group_id);
 		int8_key(&keys[1], 2, upstream_id);
@@ -675,19 +715,27 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 			if (DatumGetInt16(slot_getattr(eslot, pi.att[E_STATUS], &isnull)) != 0 || isnull)
 				continue;
 			rp = slot_text(eslot, pi.att[E_RELATIVE_PATH]);
+			if (req->digest &&
+				text_ends_with(rp, blob_suffix, blob_suffix_len) != req->is_blob)
+				continue;		/* digest: same kind only */
+			if (!up.loaded)
+			{
+				if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
+					break;
+				if (up.hub)
+					path = req->hubpath;	/* tags: the same as relpath here */
+			}
 			if (!req->digest)
 			{
 				if (!text_equals(rp, path, strlen(path)))
 					continue;	/* cannot happen: the key is the path */
 				winner = ExecCopySlotHeapTuple(eslot);
 				winner_stale = tag_is_stale(DatumGetTimestampTz(slot_getattr(eslot, pi.att[E_CHECKED_AT], &isnull)),
-											hours);
+											up.hours);
 				break;
 			}
 
-			/* digest: same kind only; the exact path first, then the lowest id */
-			if (text_ends_with(rp, blob_suffix, blob_suffix_len) != req->is_blob)
-				continue;
+			/* digest: the exact path first, then the lowest id */
 			exact = text_equals(rp, path, strlen(path));
 			id = DatumGetInt64(slot_getattr(eslot, pi.att[E_ID], &isnull));
 			if (winner == NULL || (exact && !best_exact) ||
