@@ -3,11 +3,15 @@
  *		The read side of the request path (DESIGN section 5): resolve(), and
  *		the small path helpers that upsert_cache_entry() and the service use.
  *
- * resolve() is the hot path: one call per client request. It runs one SPI
- * statement, prepared once per backend and kept (SPI_keepplan; the plan
- * cache re-plans it when a table or index it uses changes), that checks the
- * registry and probes each linked upstream at most once, in position order.
- * Nothing is cached across transactions but the plan itself.
+ * resolve() is the hot path: one call per client request. It answers with
+ * direct index scans (resolve_scan.c: no SPI, planner or executor). When
+ * those cannot answer (an index the scans rely on is missing, the group's
+ * partition is missing or itself partitioned) it runs the planned query
+ * below: one SPI statement, prepared once per backend and kept
+ * (SPI_keepplan; the plan cache re-plans it when a table or index it uses
+ * changes), that checks the registry and probes each linked upstream at
+ * most once, in position order. Both give the same answer; the query is the
+ * reference for the semantics.
  */
 #include "postgres.h"
 
@@ -20,6 +24,7 @@
 #include "utils/builtins.h"
 
 #include "request_path.h"
+#include "resolve_scan.h"
 
 /*
  * The query shared by both plans: the registry row (so that an unknown
@@ -115,6 +120,15 @@ refuse_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 				 errmsg("%s must not be NULL", argname)));
 }
 
+static void
+no_such_registry(int64 group_id, int64 registry_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("registry " INT64_FORMAT " does not exist in group " INT64_FORMAT,
+					registry_id, group_id)));
+}
+
 static SPIPlanPtr
 prepare_resolve_plan(const char *query)
 {
@@ -183,6 +197,30 @@ containers_vreg_resolve(PG_FUNCTION_ARGS)
 	vreg_oci_relative_path(&parsed, false, relpath);
 	vreg_oci_relative_path(&parsed, true, hubpath);
 	is_digest = parsed.kind != VREG_OCI_TAG_MANIFEST;
+	if (is_digest)
+		digest = pnstrdup(parsed.reference, parsed.reference_len);
+
+	/* the direct index scans, unless they cannot answer */
+	{
+		VregResolveRequest req;
+
+		req.group_id = group_id;
+		req.registry_id = registry_id;
+		req.relpath = relpath;
+		req.hubpath = hubpath;
+		req.digest = digest;
+		req.is_blob = parsed.kind == VREG_OCI_BLOB;
+		switch (vreg_resolve_scan(&req, outdesc, &outtuple))
+		{
+			case VREG_RESOLVE_SCAN_DONE:
+				PG_RETURN_DATUM(HeapTupleGetDatum(outtuple));
+			case VREG_RESOLVE_SCAN_NO_REGISTRY:
+				no_such_registry(group_id, registry_id);
+				break;
+			case VREG_RESOLVE_SCAN_FALLBACK:
+				break;
+		}
+	}
 
 	memset(argnulls, ' ', sizeof(argnulls));
 	args[0] = Int64GetDatum(group_id);
@@ -191,7 +229,6 @@ containers_vreg_resolve(PG_FUNCTION_ARGS)
 	args[3] = CStringGetTextDatum(hubpath);
 	if (is_digest)
 	{
-		digest = pnstrdup(parsed.reference, parsed.reference_len);
 		snprintf(blobpattern, sizeof(blobpattern), "%%/blobs/%s", digest);
 		args[4] = CStringGetTextDatum(digest);
 		args[5] = CStringGetTextDatum(blobpattern);
@@ -224,10 +261,7 @@ containers_vreg_resolve(PG_FUNCTION_ARGS)
 		elog(ERROR, "containers_vreg: resolve query failed: %s", SPI_result_code_string(rc));
 
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("registry " INT64_FORMAT " does not exist in group " INT64_FORMAT,
-						registry_id, group_id)));
+		no_such_registry(group_id, registry_id);
 
 	{
 		HeapTuple	row = SPI_tuptable->vals[0];

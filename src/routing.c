@@ -206,14 +206,17 @@ route_cache_build(Oid parent)
 	relation_close(rel, NoLock);
 }
 
-Oid
-vreg_route_partition(Oid parent, int64 key)
+/*
+ * Lock parent (once per transaction), make sure route_cache describes it and
+ * return the slot of the lookup array the key hashes to, or -1 when the table
+ * has no partitions.
+ */
+static int
+route_slot(Oid parent, int64 key)
 {
 	Datum		value = Int64GetDatum(key);
 	bool		isnull = false;
 	uint64		rowhash;
-	int			slot;
-	Oid			part;
 
 	route_register_callback();
 
@@ -232,6 +235,21 @@ vreg_route_partition(Oid parent, int64 key)
 	/* route_cache holds the answer for parent now, valid or one-shot */
 
 	if (route_cache.greatest_modulus == 0)
+		return -1;
+
+	rowhash = compute_partition_hash_value(1, &route_cache.hashfn,
+										   &route_cache.collation,
+										   &value, &isnull);
+	return (int) (rowhash % (uint64) route_cache.greatest_modulus);
+}
+
+Oid
+vreg_route_partition(Oid parent, int64 key)
+{
+	int			slot = route_slot(parent, key);
+	Oid			part;
+
+	if (slot < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("no partition of relation \"%s\" found for group %lld",
@@ -239,10 +257,6 @@ vreg_route_partition(Oid parent, int64 key)
 				 errdetail("The table has no partitions."),
 				 errhint("Create them with containers_vreg.create_hash_partitions().")));
 
-	rowhash = compute_partition_hash_value(1, &route_cache.hashfn,
-										   &route_cache.collation,
-										   &value, &isnull);
-	slot = (int) (rowhash % (uint64) route_cache.greatest_modulus);
 	part = route_cache.slot_oid[slot];
 
 	if (!OidIsValid(part))
@@ -262,6 +276,16 @@ vreg_route_partition(Oid parent, int64 key)
 				 errdetail("Routing through sub-partitions is not supported.")));
 
 	return part;
+}
+
+Oid
+vreg_route_leaf_partition(Oid parent, int64 key)
+{
+	int			slot = route_slot(parent, key);
+
+	if (slot < 0 || !route_cache.slot_leaf[slot])
+		return InvalidOid;
+	return route_cache.slot_oid[slot];
 }
 
 static Oid

@@ -25,4 +25,11 @@ extern uint64 vreg_group_hash(int64 group_id);
  */
 extern Oid	vreg_route_partition(Oid parent, int64 key);
 
+/*
+ * The same partition, or InvalidOid instead of an error when no partition
+ * takes the key or it is itself partitioned (callers that have another way
+ * to answer, such as resolve()'s planned query). Same lock and cache.
+ */
+extern Oid	vreg_route_leaf_partition(Oid parent, int64 key);
+
 #endif							/* ROUTING_H */

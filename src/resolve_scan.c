@@ -1,0 +1,799 @@
+/*
+ * resolve_scan.c
+ *		resolve()'s lookup by direct index scans: no SPI, planner or executor.
+ *
+ * Like PostgreSQL's RI fast path, this opens the tables and indexes itself
+ * and probes them with equality scan keys under the active snapshot (the
+ * snapshot the planned query would have used):
+ *
+ *	 registries_pkey (group_id, id)				   the registry exists?
+ *	 registry_upstreams_position_key
+ *		(group_id, registry_id, position)		   links in position order
+ *	 upstreams_pkey (group_id, id)				   url, cache_validity_hours
+ *	 cache_entries: the group's one partition (routing.c), and there the
+ *	   child of cache_entries_live_path_key		   tag manifests
+ *	   (group_id, upstream_id, relative_path) WHERE status = 0
+ *	   child of cache_entries_live_digest_idx	   digest paths
+ *	   (group_id, upstream_id, digest) WHERE status = 0 AND digest IS NOT NULL
+ *
+ * so a call locks 9 relations (the planned query's generic plan locked all
+ * 16 partitions as well) and pays for no planning or executor startup.
+ * Semantics are those of the planned query in request_path.c, which stays
+ * as the fallback for shapes this file does not handle (a missing or
+ * redefined index, a missing or sub-partitioned partition).
+ *
+ * Cached per backend: the OIDs of the tables and indexes by name, their
+ * attribute numbers, and per partition the child indexes and attribute
+ * numbers (a partition can order its columns differently). A relcache
+ * invalidation callback drops whatever an invalidated relation touches.
+ * Everything a call allocates lives in a scratch context reset per call.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/relscan.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "containers_vreg.h"
+#include "oci_path.h"
+#include "resolve_scan.h"
+#include "routing.h"
+
+/* Tables and indexes by name, checked once per (re)build. */
+typedef struct ResolveRels
+{
+	bool		valid;			/* OIDs looked up */
+	bool		checked;		/* shapes verified, attnums set */
+	Oid			registries;
+	Oid			registries_pkey;
+	Oid			links;
+	Oid			links_position_key;
+	Oid			upstreams;
+	Oid			upstreams_pkey;
+	Oid			entries;
+	Oid			entries_path_key;	/* partitioned index */
+	Oid			entries_digest_idx; /* partitioned index */
+	AttrNumber	link_upstream_id;
+	AttrNumber	link_position;
+	AttrNumber	upstream_url;
+	AttrNumber	upstream_hours;
+} ResolveRels;
+
+/* cache_entries columns resolve reads, by name (with their types). */
+typedef enum EntryCol
+{
+	E_ID,
+	E_UPSTREAM_ID,
+	E_RELATIVE_PATH,
+	E_STATUS,
+	E_CHECKED_AT,
+	E_OBJECT_STORAGE_KEY,
+	E_FILE,
+	E_SIZE,
+	E_CONTENT_TYPE,
+	E_UPSTREAM_ETAG,
+	E_DIGEST,
+	E_NCOLS
+} EntryCol;
+
+typedef struct ColumnSpec
+{
+	const char *name;
+	Oid			type;
+} ColumnSpec;
+
+static const ColumnSpec entry_cols[E_NCOLS] = {
+	{"id", INT8OID},
+	{"upstream_id", INT8OID},
+	{"relative_path", TEXTOID},
+	{"status", INT2OID},
+	{"upstream_checked_at", TIMESTAMPTZOID},
+	{"object_storage_key", TEXTOID},
+	{"file", TEXTOID},
+	{"size", INT8OID},
+	{"content_type", TEXTOID},
+	{"upstream_etag", TEXTOID},
+	{"digest", TEXTOID},
+};
+
+/* The result columns 5..11 are these entry columns, in this order. */
+static const EntryCol result_tail[] = {
+	E_RELATIVE_PATH, E_OBJECT_STORAGE_KEY, E_FILE, E_SIZE, E_CONTENT_TYPE,
+	E_UPSTREAM_ETAG, E_DIGEST
+};
+
+/* Per partition of cache_entries: its child indexes and attnums. */
+typedef struct PartInfo
+{
+	Oid			part;			/* InvalidOid = empty slot */
+	Oid			path_idx;
+	Oid			digest_idx;
+	Oid			path_collation; /* of the index's relative_path column */
+	Oid			digest_collation;
+	AttrNumber	att[E_NCOLS];
+} PartInfo;
+
+/* Direct-mapped by partition OID; a collision just rebuilds. */
+#define PART_CACHE_SIZE 64
+
+static ResolveRels rels;
+static PartInfo part_cache[PART_CACHE_SIZE];
+static uint64 inval_generation = 0;
+static bool callback_registered = false;
+static MemoryContext scratch_cxt = NULL;
+
+/* The relations one call works with. */
+typedef struct OpenRels
+{
+	Relation	registries;
+	Relation	registries_pkey;
+	Relation	links;
+	Relation	links_position_key;
+	Relation	upstreams;
+	Relation	upstreams_pkey;
+	Relation	entries;
+} OpenRels;
+
+static void
+resolve_relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (!OidIsValid(relid))
+	{
+		rels.valid = rels.checked = false;
+		for (i = 0; i < PART_CACHE_SIZE; i++)
+			part_cache[i].part = InvalidOid;
+		inval_generation++;
+		return;
+	}
+	if (relid == rels.registries || relid == rels.registries_pkey ||
+		relid == rels.links || relid == rels.links_position_key ||
+		relid == rels.upstreams || relid == rels.upstreams_pkey ||
+		relid == rels.entries || relid == rels.entries_path_key ||
+		relid == rels.entries_digest_idx)
+	{
+		rels.valid = rels.checked = false;
+		/* partition entries name the parent indexes: drop them too */
+		for (i = 0; i < PART_CACHE_SIZE; i++)
+			part_cache[i].part = InvalidOid;
+		inval_generation++;
+		return;
+	}
+	for (i = 0; i < PART_CACHE_SIZE; i++)
+	{
+		PartInfo   *pi = &part_cache[i];
+
+		if (OidIsValid(pi->part) &&
+			(relid == pi->part || relid == pi->path_idx || relid == pi->digest_idx))
+			pi->part = InvalidOid;
+	}
+}
+
+/* Look the tables and indexes up by name; false when one is missing. */
+static bool
+rels_lookup(void)
+{
+	Oid			nsp = get_namespace_oid(VREG_SCHEMA, true);
+
+	rels.valid = rels.checked = false;
+	if (!OidIsValid(nsp))
+		return false;
+	rels.registries = get_relname_relid("registries", nsp);
+	rels.registries_pkey = get_relname_relid("registries_pkey", nsp);
+	rels.links = get_relname_relid("registry_upstreams", nsp);
+	rels.links_position_key = get_relname_relid("registry_upstreams_position_key", nsp);
+	rels.upstreams = get_relname_relid("upstreams", nsp);
+	rels.upstreams_pkey = get_relname_relid("upstreams_pkey", nsp);
+	rels.entries = get_relname_relid("cache_entries", nsp);
+	rels.entries_path_key = get_relname_relid("cache_entries_live_path_key", nsp);
+	rels.entries_digest_idx = get_relname_relid("cache_entries_live_digest_idx", nsp);
+	rels.valid = OidIsValid(rels.registries) && OidIsValid(rels.registries_pkey) &&
+		OidIsValid(rels.links) && OidIsValid(rels.links_position_key) &&
+		OidIsValid(rels.upstreams) && OidIsValid(rels.upstreams_pkey) &&
+		OidIsValid(rels.entries) && OidIsValid(rels.entries_path_key) &&
+		OidIsValid(rels.entries_digest_idx);
+	return rels.valid;
+}
+
+/* Attribute number of a live column of this name and type, or 0. */
+static AttrNumber
+column_attnum(Relation rel, const char *name, Oid type)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid == type ? att->attnum : InvalidAttrNumber;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * True when idx is a valid btree index of heap whose leading key columns
+ * are exactly these columns (plain columns, no expressions), and, unless
+ * partial_ok, has no predicate.
+ */
+static bool
+btree_leads_with(Relation idx, Relation heap, const ColumnSpec *cols, int ncols,
+				 bool partial_ok)
+{
+	Form_pg_index ix = idx->rd_index;
+	int			i;
+
+	if (idx->rd_rel->relam != BTREE_AM_OID || !ix->indisvalid ||
+		ix->indrelid != RelationGetRelid(heap) || ix->indnkeyatts < ncols)
+		return false;
+	if (!partial_ok && !heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
+		return false;
+	for (i = 0; i < ncols; i++)
+	{
+		AttrNumber	att = column_attnum(heap, cols[i].name, cols[i].type);
+
+		if (att == InvalidAttrNumber || ix->indkey.values[i] != att)
+			return false;
+	}
+	return true;
+}
+
+static bool
+rels_check(OpenRels *o)
+{
+	static const ColumnSpec registry_key[] = {{"group_id", INT8OID}, {"id", INT8OID}};
+	static const ColumnSpec link_key[] = {{"group_id", INT8OID}, {"registry_id", INT8OID},
+	{"position", INT2OID}};
+	static const ColumnSpec upstream_key[] = {{"group_id", INT8OID}, {"id", INT8OID}};
+
+	if (!btree_leads_with(o->registries_pkey, o->registries, registry_key, 2, false) ||
+		!btree_leads_with(o->links_position_key, o->links, link_key, 3, false) ||
+		!btree_leads_with(o->upstreams_pkey, o->upstreams, upstream_key, 2, false))
+		return false;
+	if (o->entries->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
+		get_rel_relkind(rels.entries_path_key) != RELKIND_PARTITIONED_INDEX ||
+		get_rel_relkind(rels.entries_digest_idx) != RELKIND_PARTITIONED_INDEX)
+		return false;
+	rels.link_upstream_id = column_attnum(o->links, "upstream_id", INT8OID);
+	rels.link_position = column_attnum(o->links, "position", INT2OID);
+	rels.upstream_url = column_attnum(o->upstreams, "url", TEXTOID);
+	rels.upstream_hours = column_attnum(o->upstreams, "cache_validity_hours", INT2OID);
+	rels.checked = rels.link_upstream_id != InvalidAttrNumber &&
+		rels.link_position != InvalidAttrNumber &&
+		rels.upstream_url != InvalidAttrNumber &&
+		rels.upstream_hours != InvalidAttrNumber;
+	return rels.checked;
+}
+
+/* Open and lock a relation of this kind, or NULL (gone, or another kind). */
+static Relation
+open_kind(Oid relid, char relkind)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+
+	if (rel != NULL && rel->rd_rel->relkind != relkind)
+	{
+		relation_close(rel, NoLock);
+		rel = NULL;
+	}
+	return rel;
+}
+
+/* Locks stay until the end of the transaction, as for any query. */
+static void
+close_rels(OpenRels *o)
+{
+	Relation   *all[] = {&o->registries, &o->registries_pkey, &o->links,
+		&o->links_position_key, &o->upstreams, &o->upstreams_pkey, &o->entries};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(all); i++)
+	{
+		if (*all[i] != NULL)
+			relation_close(*all[i], NoLock);
+		*all[i] = NULL;
+	}
+}
+
+/*
+ * Open the fixed relations. Locking can process invalidations that change
+ * the cached OIDs under us: then close, look the names up again and retry
+ * once (the second round takes no new lock, so it sees no new message).
+ */
+static bool
+open_rels(OpenRels *o)
+{
+	int			attempt;
+
+	memset(o, 0, sizeof(*o));
+	for (attempt = 0; attempt < 2; attempt++)
+	{
+		uint64		generation;
+
+		if (!rels.valid && !rels_lookup())
+			return false;
+		generation = inval_generation;
+		o->registries = open_kind(rels.registries, RELKIND_RELATION);
+		o->registries_pkey = open_kind(rels.registries_pkey, RELKIND_INDEX);
+		o->links = open_kind(rels.links, RELKIND_RELATION);
+		o->links_position_key = open_kind(rels.links_position_key, RELKIND_INDEX);
+		o->upstreams = open_kind(rels.upstreams, RELKIND_RELATION);
+		o->upstreams_pkey = open_kind(rels.upstreams_pkey, RELKIND_INDEX);
+		o->entries = open_kind(rels.entries, RELKIND_PARTITIONED_TABLE);
+		if (generation == inval_generation && rels.valid &&
+			o->registries && o->registries_pkey && o->links && o->links_position_key &&
+			o->upstreams && o->upstreams_pkey && o->entries)
+		{
+			if (rels.checked || rels_check(o))
+				return true;
+			close_rels(o);
+			return false;
+		}
+		close_rels(o);
+		rels.valid = rels.checked = false;
+	}
+	return false;
+}
+
+/*
+ * The cache entry of an open, locked leaf partition, built on first use, or
+ * NULL when the partition lacks a column or a child index resolve needs
+ * (nothing is cached then: an index attached later is found next time).
+ */
+static PartInfo *
+part_info(Relation prel)
+{
+	static const ColumnSpec path_key[] = {{"group_id", INT8OID}, {"upstream_id", INT8OID},
+	{"relative_path", TEXTOID}};
+	static const ColumnSpec digest_key[] = {{"group_id", INT8OID}, {"upstream_id", INT8OID},
+	{"digest", TEXTOID}};
+	Oid			part = RelationGetRelid(prel);
+	PartInfo   *slot = &part_cache[part % PART_CACHE_SIZE];
+	PartInfo	built;
+	List	   *indexes;
+	ListCell   *lc;
+	int			i;
+
+	if (slot->part == part)
+		return slot;
+
+	memset(&built, 0, sizeof(built));
+	for (i = 0; i < E_NCOLS; i++)
+	{
+		built.att[i] = column_attnum(prel, entry_cols[i].name, entry_cols[i].type);
+		if (built.att[i] == InvalidAttrNumber)
+			return NULL;
+	}
+
+	indexes = RelationGetIndexList(prel);
+	foreach(lc, indexes)
+	{
+		Oid			idx = lfirst_oid(lc);
+		Oid			parent;
+
+		if (!get_rel_relispartition(idx))
+			continue;
+#if PG_VERSION_NUM >= 140000
+		parent = get_partition_parent(idx, true);
+#else
+		parent = get_partition_parent(idx);
+#endif
+		if (parent == rels.entries_path_key)
+			built.path_idx = idx;
+		else if (parent == rels.entries_digest_idx)
+			built.digest_idx = idx;
+	}
+	list_free(indexes);
+	if (!OidIsValid(built.path_idx) || !OidIsValid(built.digest_idx))
+		return NULL;
+
+	/* the child indexes have their parents' columns, but check */
+	{
+		Relation	pidx = index_open(built.path_idx, AccessShareLock);
+		Relation	didx = index_open(built.digest_idx, AccessShareLock);
+		bool		ok;
+
+		ok = btree_leads_with(pidx, prel, path_key, 3, true) &&
+			btree_leads_with(didx, prel, digest_key, 3, true);
+		built.path_collation = pidx->rd_indcollation[2];
+		built.digest_collation = didx->rd_indcollation[2];
+		index_close(pidx, NoLock);
+		index_close(didx, NoLock);
+		if (!ok)
+			return NULL;
+	}
+
+	/*
+	 * Index locks may have processed invalidations, but none that changes
+	 * the partition's shape: that needs a lock conflicting with ours.
+	 */
+	built.part = part;
+	*slot = built;
+	return slot;
+}
+
+static void
+int8_key(ScanKey key, AttrNumber indexcol, int64 value)
+{
+	ScanKeyInit(key, indexcol, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(value));
+}
+
+static void
+text_key(ScanKey key, AttrNumber indexcol, Oid collation, Datum value)
+{
+	ScanKeyEntryInitialize(key, 0, indexcol, BTEqualStrategyNumber, InvalidOid,
+						   collation, F_TEXTEQ, value);
+}
+
+/* The values a text column holds, detoasted into the current context. */
+static text *
+slot_text(TupleTableSlot *slot, AttrNumber att)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, att, &isnull);
+
+	return isnull ? NULL : DatumGetTextPP(d);
+}
+
+static bool
+text_equals(text *t, const char *s, size_t len)
+{
+	return t != NULL && VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+static bool
+text_ends_with(text *t, const char *s, size_t len)
+{
+	size_t		tlen;
+
+	if (t == NULL)
+		return false;
+	tlen = VARSIZE_ANY_EXHDR(t);
+	return tlen >= len && memcmp(VARDATA_ANY(t) + tlen - len, s, len) == 0;
+}
+
+/*
+ * upstream_checked_at + make_interval(hours => hours) < now(), evaluated as
+ * the planned query does (timestamptz_pl_interval, with its range error);
+ * exactly at the boundary the entry is fresh.
+ */
+static bool
+tag_is_stale(TimestampTz checked_at, int16 hours)
+{
+	Interval	span;
+	TimestampTz until;
+
+	if (hours == 0)
+		return true;
+	memset(&span, 0, sizeof(span));
+	span.time = (int64) hours * USECS_PER_HOUR;
+	until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													TimestampTzGetDatum(checked_at),
+													PointerGetDatum(&span)));
+	return until < GetCurrentTransactionStartTimestamp();
+}
+
+/* One link's upstream row, as far as resolve needs it. */
+typedef struct UpstreamRow
+{
+	bool		loaded;			/* looked up (found or not) */
+	bool		hub;			/* url is Docker Hub */
+	int16		hours;			/* cache_validity_hours */
+} UpstreamRow;
+
+/* Probe upstreams_pkey for (group_id, upstream_id); false when not visible. */
+static bool
+load_upstream(IndexScanDesc uscan, TupleTableSlot *uslot, int64 group_id,
+			  int64 upstream_id, UpstreamRow *up)
+{
+	ScanKeyData ukeys[2];
+	bool		isnull;
+	bool		found;
+
+	up->loaded = true;
+	up->hub = false;
+	up->hours = 0;
+	int8_key(&ukeys[0], 1, group_id);
+	int8_key(&ukeys[1], 2, upstream_id);
+	index_rescan(uscan, ukeys, 2, NULL, 0);
+	found = index_getnext_slot(uscan, ForwardScanDirection, uslot);
+	if (found)
+	{
+		text	   *url = slot_text(uslot, rels.upstream_url);
+
+		up->hub = url != NULL &&
+			vreg_oci_is_docker_hub_url(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url));
+		up->hours = DatumGetInt16(slot_getattr(uslot, rels.upstream_hours, &isnull));
+	}
+	ExecClearTuple(uslot);
+	return found;
+}
+
+/* One link of the registry. */
+typedef struct Link
+{
+	int64		upstream_id;
+	int16		position;
+} Link;
+
+VregResolveScanResult
+vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *result)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	Snapshot	snapshot;
+	OpenRels	o;
+	ScanKeyData keys[3];
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	Link	   *links;
+	int			nlinks = 0;
+	int			maxlinks = 8;
+	int			i;
+	Relation	prel = NULL;
+	Relation	eidx = NULL;
+	PartInfo	pi;
+	TupleTableSlot *eslot = NULL;
+	TupleTableSlot *uslot = NULL;
+	IndexScanDesc escan = NULL;
+	IndexScanDesc uscan = NULL;
+	Datum		relpath_datum = (Datum) 0;
+	Datum		hubpath_datum = (Datum) 0;
+	Datum		digest_datum = (Datum) 0;
+	size_t		blob_suffix_len = 0;
+	char	   *blob_suffix = NULL;
+	HeapTuple	winner = NULL;
+	int16		winner_position = 0;
+	bool		winner_stale = false;
+	bool		fallback = false;
+	Datum		values[11];
+	bool		nulls[11];
+
+	memset(&pi, 0, sizeof(pi));
+	if (!ActiveSnapshotSet() || outdesc->natts != 11)
+		return VREG_RESOLVE_SCAN_FALLBACK;
+	snapshot = GetActiveSnapshot();
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(resolve_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	if (scratch_cxt == NULL)
+		scratch_cxt = AllocSetContextCreate(TopMemoryContext,
+											"containers_vreg resolve",
+											ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(scratch_cxt);	/* left over by an error */
+	MemoryContextSwitchTo(scratch_cxt);
+
+	if (!open_rels(&o))
+	{
+		MemoryContextSwitchTo(callercxt);
+		return VREG_RESOLVE_SCAN_FALLBACK;
+	}
+
+	/* 1. the registry */
+	slot = table_slot_create(o.registries, NULL);
+	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[1], 2, req->registry_id);
+	scan = index_beginscan(o.registries, o.registries_pkey, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		close_rels(&o);
+		MemoryContextSwitchTo(callercxt);
+		MemoryContextReset(scratch_cxt);
+		return VREG_RESOLVE_SCAN_NO_REGISTRY;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+
+	/* 2. its links, in position order */
+	links = palloc(sizeof(Link) * maxlinks);
+	slot = table_slot_create(o.links, NULL);
+	scan = index_beginscan(o.links, o.links_position_key, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull1,
+					isnull2;
+		Datum		up = slot_getattr(slot, rels.link_upstream_id, &isnull1);
+		Datum		pos = slot_getattr(slot, rels.link_position, &isnull2);
+
+		if (isnull1 || isnull2)
+			continue;			/* NOT NULL columns: cannot happen */
+		if (nlinks == maxlinks)
+		{
+			maxlinks *= 2;
+			links = repalloc(links, sizeof(Link) * maxlinks);
+		}
+		links[nlinks].upstream_id = DatumGetInt64(up);
+		links[nlinks].position = DatumGetInt16(pos);
+		nlinks++;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+
+	/* 3. the group's partition and index, once there is something to probe */
+	if (nlinks > 0)
+	{
+		Oid			part = vreg_route_leaf_partition(rels.entries, req->group_id);
+		PartInfo   *cached;
+
+		if (OidIsValid(part))
+			prel = open_kind(part, RELKIND_RELATION);
+		cached = prel != NULL ? part_info(prel) : NULL;
+		if (cached == NULL)
+			fallback = true;
+		else
+		{
+			pi = *cached;		/* a later invalidation may clear the slot */
+			eidx = index_open(req->digest ? pi.digest_idx : pi.path_idx, AccessShareLock);
+			eslot = table_slot_create(prel, NULL);
+			escan = index_beginscan(prel, eidx, snapshot, 3, 0);
+			uslot = table_slot_create(o.upstreams, NULL);
+			uscan = index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2, 0);
+			relpath_datum = CStringGetTextDatum(req->relpath);
+			hubpath_datum = CStringGetTextDatum(req->hubpath);
+			if (req->digest)
+			{
+				digest_datum = CStringGetTextDatum(req->digest);
+				blob_suffix = psprintf("/blobs/%s", req->digest);
+				blob_suffix_len = strlen(blob_suffix);
+			}
+		}
+	}
+
+	/*
+	 * 4. each link: at most one entry. The upstream row is read only when
+	 * its answer matters: before the probe for a tag whose Docker Hub form
+	 * differs, otherwise once the probe has found a candidate (a miss costs
+	 * one probe per link). A link whose upstream row is not visible is
+	 * skipped either way, as the planned query's inner join does.
+	 */
+	for (i = 0; !fallback && i < nlinks && winner == NULL; i++)
+	{
+		int64		upstream_id = links[i].upstream_id;
+		UpstreamRow up;
+		bool		isnull;
+		const char *path = req->relpath;
+		Datum		path_datum = relpath_datum;
+		bool		best_exact = false;
+		int64		best_id = 0;
+
+		up.loaded = false;
+		if (!req->digest && strcmp(req->relpath, req->hubpath) != 0)
+		{
+			if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
+				continue;
+			if (up.hub)
+			{
+				path = req->hubpath;
+				path_datum = hubpath_datum;
+			}
+		}
+
+		int8_key(&keys[0], 1, req->group_id);
+		int8_key(&keys[1], 2, upstream_id);
+		if (req->digest)
+			text_key(&keys[2], 3, pi.digest_collation, digest_datum);
+		else
+			text_key(&keys[2], 3, pi.path_collation, path_datum);
+		index_rescan(escan, keys, 3, NULL, 0);
+
+		while (index_getnext_slot(escan, ForwardScanDirection, eslot))
+		{
+			text	   *rp;
+			bool		exact;
+			int64		id;
+
+			/* the index predicate says status = 0; the tuple must agree */
+			if (DatumGetInt16(slot_getattr(eslot, pi.att[E_STATUS], &isnull)) != 0 || isnull)
+				continue;
+			rp = slot_text(eslot, pi.att[E_RELATIVE_PATH]);
+			if (req->digest &&
+				text_ends_with(rp, blob_suffix, blob_suffix_len) != req->is_blob)
+				continue;		/* digest: same kind only */
+			if (!up.loaded)
+			{
+				if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
+					break;
+				if (up.hub)
+					path = req->hubpath;	/* tags: the same as relpath here */
+			}
+			if (!req->digest)
+			{
+				if (!text_equals(rp, path, strlen(path)))
+					continue;	/* cannot happen: the key is the path */
+				winner = ExecCopySlotHeapTuple(eslot);
+				winner_stale = tag_is_stale(DatumGetTimestampTz(slot_getattr(eslot, pi.att[E_CHECKED_AT], &isnull)),
+											up.hours);
+				break;
+			}
+
+			/* digest: the exact path first, then the lowest id */
+			exact = text_equals(rp, path, strlen(path));
+			id = DatumGetInt64(slot_getattr(eslot, pi.att[E_ID], &isnull));
+			if (winner == NULL || (exact && !best_exact) ||
+				(exact == best_exact && id < best_id))
+			{
+				if (winner != NULL)
+					heap_freetuple(winner);
+				winner = ExecCopySlotHeapTuple(eslot);
+				best_exact = exact;
+				best_id = id;
+			}
+		}
+		ExecClearTuple(eslot);
+		if (winner != NULL)
+			winner_position = links[i].position;
+	}
+
+	/* 5. the result row, from the copy of the winning tuple */
+	memset(nulls, true, sizeof(nulls));
+	memset(values, 0, sizeof(values));
+	nulls[0] = false;
+	if (winner == NULL)
+		values[0] = CStringGetTextDatum("miss");
+	else
+	{
+		TupleDesc	edesc = RelationGetDescr(prel);
+
+		values[0] = CStringGetTextDatum(winner_stale ? "stale" : "hit");
+		values[1] = heap_getattr(winner, pi.att[E_ID], edesc, &nulls[1]);
+		values[2] = heap_getattr(winner, pi.att[E_UPSTREAM_ID], edesc, &nulls[2]);
+		values[3] = Int16GetDatum(winner_position);
+		nulls[3] = false;
+		for (i = 0; i < (int) lengthof(result_tail); i++)
+			values[4 + i] = heap_getattr(winner, pi.att[result_tail[i]], edesc, &nulls[4 + i]);
+	}
+
+	if (escan != NULL)
+	{
+		index_endscan(escan);
+		index_endscan(uscan);
+		ExecDropSingleTupleTableSlot(eslot);
+		ExecDropSingleTupleTableSlot(uslot);
+		index_close(eidx, NoLock);
+	}
+	if (prel != NULL)
+		relation_close(prel, NoLock);
+	close_rels(&o);
+
+	if (fallback)
+	{
+		MemoryContextSwitchTo(callercxt);
+		MemoryContextReset(scratch_cxt);
+		return VREG_RESOLVE_SCAN_FALLBACK;
+	}
+
+	/* heap_form_tuple copies the values into the caller's memory */
+	MemoryContextSwitchTo(callercxt);
+	*result = heap_form_tuple(outdesc, values, nulls);
+	MemoryContextReset(scratch_cxt);
+	return VREG_RESOLVE_SCAN_DONE;
+}
