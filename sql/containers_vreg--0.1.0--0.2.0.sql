@@ -14,6 +14,22 @@ CREATE OR REPLACE FUNCTION @extschema@.object_storage_prefix(group_id bigint) RE
   -- is parsed under the caller's search_path.
   AS $$ SELECT 'groups/' OPERATOR(pg_catalog.||) $1::pg_catalog.text OPERATOR(pg_catalog.||) '/' $$;
 
+-- Paths, keys and digests compare bytewise: btree probes skip strcoll().
+-- (Rebuilds the indexes on these columns; the CHECK constraints on them are
+-- added again from their source text below, as a fresh install has them.)
+ALTER TABLE @extschema@.cache_entries
+  ALTER COLUMN relative_path TYPE text COLLATE "C",
+  ALTER COLUMN object_storage_key TYPE text COLLATE "C",
+  ALTER COLUMN digest TYPE text COLLATE "C";
+ALTER TABLE @extschema@.cache_entries
+  DROP CONSTRAINT cache_entries_relative_path_check,
+  ADD CONSTRAINT cache_entries_relative_path_check
+    CHECK (char_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/');
+ALTER TABLE @extschema@.cache_entries
+  DROP CONSTRAINT cache_entries_digest_check,
+  ADD CONSTRAINT cache_entries_digest_check
+    CHECK (digest ~ '^sha256:[0-9a-f]{64}$' OR digest ~ '^sha512:[0-9a-f]{128}$');
+
 -- cache_entries: a size is at most 1 TiB (usage sums can no longer overflow
 -- bigint), and an object-storage key uses only the characters every store
 -- and URL builder takes literally. Existing rows are checked.

@@ -135,17 +135,20 @@ CREATE TABLE @extschema@.cache_entries (
   group_id            bigint      NOT NULL,
   id                  bigint      NOT NULL DEFAULT nextval('@extschema@.cache_entries_id_seq'),
   upstream_id         bigint      NOT NULL,
-  relative_path       text        NOT NULL,
+  -- Paths, keys and digests compare bytewise (COLLATE "C"): equality is the
+  -- same under any deterministic collation, and btree probes on these long
+  -- keys skip the locale's strcoll().
+  relative_path       text        COLLATE "C" NOT NULL,
   status              smallint    NOT NULL DEFAULT 0,
   upstream_checked_at timestamptz NOT NULL DEFAULT now(),
   upstream_etag       text,
   size                bigint      NOT NULL,
   file                text        NOT NULL,
-  object_storage_key  text        NOT NULL,
+  object_storage_key  text        COLLATE "C" NOT NULL,
   content_type        text        NOT NULL DEFAULT 'application/octet-stream',
   file_md5            bytea,
   file_sha1           bytea       NOT NULL,
-  digest              text,
+  digest              text        COLLATE "C",
   downloads_count     bigint      NOT NULL DEFAULT 0,
   downloaded_at       timestamptz NOT NULL DEFAULT now(),
   created_at          timestamptz NOT NULL DEFAULT now(),

@@ -37,6 +37,7 @@ WITH ext AS (
   SELECT 'column', a.attrelid::pg_catalog.regclass::text || '.' || a.attname,
          concat_ws(' ', 'ordinal', pg_catalog.row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),
                    pg_catalog.format_type(a.atttypid, a.atttypmod),
+                   CASE WHEN a.attcollation <> 0 THEN 'COLLATE ' || a.attcollation::pg_catalog.regcollation::text END,
                    CASE WHEN a.attnotnull THEN 'NOT NULL' END,
                    'DEFAULT', pg_catalog.pg_get_expr(ad.adbin, ad.adrelid),
                    a.attidentity, a.attgenerated, a.attacl::text,
