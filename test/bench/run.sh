@@ -156,7 +156,8 @@ bench() {
     END {
       if (NR == 0) { printf "%s|%s|%s|||\n", name, c, tps; exit }
       p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
-      printf "%s|%s|%.0f|%.3f|%.3f|%.3f\n", name, c, tps, s / NR / 1000, p50 / 1000, p99 / 1000
+      t = (tps + 0 < 100) ? sprintf("%.2f", tps) : sprintf("%.0f", tps)   # keep slow lines non-zero
+      printf "%s|%s|%s|%.3f|%.3f|%.3f\n", name, c, t, s / NR / 1000, p50 / 1000, p99 / 1000
     }' "$d/lat" >> "$RES"
   echo "   $(tail -1 "$RES" | awk -F'|' '{ printf "%-34s %3s clients %9s tps  avg %s ms  p50 %s ms  p99 %s ms", $1, $2, $3, $4, $5, $6 }')"
 }
