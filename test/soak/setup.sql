@@ -2,8 +2,9 @@
 -- registries g*10+1 and g*10+2 and upstreams g*100+1..4 (with credentials),
 -- every upstream linked to both registries (in opposite orders), and a few
 -- cached entries per upstream. Group 1000 holds the counted entry: only
--- test/soak/counted.sql touches it, so its downloads_count must equal the
--- number of committed counted.sql transactions after the run.
+-- test/soak/counted.sql touches it, and each of its transactions also adds a
+-- row to soak_ledger, so after the run its downloads_count must equal the
+-- ledger's row count exactly (pgbench's per-script counts are not exact).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS containers_vreg;
@@ -22,4 +23,5 @@ SELECT count(containers_vreg.upsert_cache_entry(g, g * 100 + k, 'img' || (p % 20
 INSERT INTO containers_vreg.upstreams (group_id, id, url) VALUES (1000, 100001, 'https://counted.example.com');
 SELECT (containers_vreg.upsert_cache_entry(1000, 100001, 'counted/manifests/latest', 1, 'file',
                                            decode(repeat('cd', 20), 'hex'))).id AS counted \gset
+CREATE TABLE public.soak_ledger (n bigint);
 \echo counted :counted
