@@ -9,15 +9,23 @@
  *	 registries_pkey (group_id, id)				   the registry exists?
  *	 registry_upstreams_position_key
  *		(group_id, registry_id, position)		   links in position order
- *	 upstreams_pkey (group_id, id)				   url, cache_validity_hours
  *	 cache_entries: the group's one partition (routing.c), and there the
- *	   child of cache_entries_live_path_key		   tag manifests
- *	   (group_id, upstream_id, relative_path) WHERE status = 0
- *	   child of cache_entries_live_digest_idx	   digest paths
- *	   (group_id, upstream_id, digest) WHERE status = 0 AND digest IS NOT NULL
+ *	   child of cache_entries_live_path_upstream_key   tag manifests
+ *	   (group_id, relative_path, upstream_id) WHERE status = 0
+ *	   child of cache_entries_live_digest_upstream_idx digest paths
+ *	   (group_id, digest, upstream_id) WHERE status = 0 AND digest IS NOT NULL
+ *	 upstreams_pkey (group_id, id)				   url, cache_validity_hours
  *
- * so a call locks 9 relations (the planned query's generic plan locked all
- * 16 partitions as well) and pays for no planning or executor startup.
+ * One descent of the entry index with (group_id, path or digest) returns
+ * the candidates of every upstream of the group, ordered by upstream_id;
+ * the upstream_id in each index tuple decides, before the heap is read,
+ * whether that entry could still win (is its upstream linked, at an earlier
+ * position than the best candidate so far?), and the scan stops as soon as
+ * no later tuple can win. Only a tag whose Docker Hub form differs (a
+ * one-component name) may take a second descent, for that form.
+ *
+ * A call locks 9 relations (the planned query's generic plan locked all 16
+ * partitions as well) and pays for no planning or executor startup.
  * Semantics are those of the planned query in request_path.c, which stays
  * as the fallback for shapes this file does not handle (a missing or
  * redefined index, a missing or sub-partitioned partition).
@@ -58,6 +66,15 @@
 #include "oci_path.h"
 #include "resolve_scan.h"
 #include "routing.h"
+
+/* PostgreSQL 18 added an instrumentation argument to index_beginscan. */
+#if PG_VERSION_NUM >= 180000
+#define vreg_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), 0)
+#else
+#define vreg_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), 0)
+#endif
 
 /* Tables and indexes by name, checked once per (re)build. */
 typedef struct ResolveRels
@@ -206,8 +223,8 @@ rels_lookup(void)
 	rels.upstreams = get_relname_relid("upstreams", nsp);
 	rels.upstreams_pkey = get_relname_relid("upstreams_pkey", nsp);
 	rels.entries = get_relname_relid("cache_entries", nsp);
-	rels.entries_path_key = get_relname_relid("cache_entries_live_path_key", nsp);
-	rels.entries_digest_idx = get_relname_relid("cache_entries_live_digest_idx", nsp);
+	rels.entries_path_key = get_relname_relid("cache_entries_live_path_upstream_key", nsp);
+	rels.entries_digest_idx = get_relname_relid("cache_entries_live_digest_upstream_idx", nsp);
 	rels.valid = OidIsValid(rels.registries) && OidIsValid(rels.registries_pkey) &&
 		OidIsValid(rels.links) && OidIsValid(rels.links_position_key) &&
 		OidIsValid(rels.upstreams) && OidIsValid(rels.upstreams_pkey) &&
@@ -365,10 +382,10 @@ open_rels(OpenRels *o)
 static PartInfo *
 part_info(Relation prel)
 {
-	static const ColumnSpec path_key[] = {{"group_id", INT8OID}, {"upstream_id", INT8OID},
-	{"relative_path", TEXTOID}};
-	static const ColumnSpec digest_key[] = {{"group_id", INT8OID}, {"upstream_id", INT8OID},
-	{"digest", TEXTOID}};
+	static const ColumnSpec path_key[] = {{"group_id", INT8OID}, {"relative_path", TEXTOID},
+	{"upstream_id", INT8OID}};
+	static const ColumnSpec digest_key[] = {{"group_id", INT8OID}, {"digest", TEXTOID},
+	{"upstream_id", INT8OID}};
 	Oid			part = RelationGetRelid(prel);
 	PartInfo   *slot = &part_cache[part % PART_CACHE_SIZE];
 	PartInfo	built;
@@ -417,8 +434,8 @@ part_info(Relation prel)
 
 		ok = btree_leads_with(pidx, prel, path_key, 3, true) &&
 			btree_leads_with(didx, prel, digest_key, 3, true);
-		built.path_collation = pidx->rd_indcollation[2];
-		built.digest_collation = didx->rd_indcollation[2];
+		built.path_collation = pidx->rd_indcollation[1];
+		built.digest_collation = didx->rd_indcollation[1];
 		index_close(pidx, NoLock);
 		index_close(didx, NoLock);
 		if (!ok)
@@ -499,27 +516,29 @@ tag_is_stale(TimestampTz checked_at, int16 hours)
 typedef struct UpstreamRow
 {
 	bool		loaded;			/* looked up (found or not) */
+	bool		visible;		/* found under the snapshot */
 	bool		hub;			/* url is Docker Hub */
 	int16		hours;			/* cache_validity_hours */
 } UpstreamRow;
 
-/* Probe upstreams_pkey for (group_id, upstream_id); false when not visible. */
-static bool
+/* Probe upstreams_pkey for (group_id, upstream_id), once per call and link. */
+static void
 load_upstream(IndexScanDesc uscan, TupleTableSlot *uslot, int64 group_id,
 			  int64 upstream_id, UpstreamRow *up)
 {
 	ScanKeyData ukeys[2];
 	bool		isnull;
-	bool		found;
 
+	if (up->loaded)
+		return;
 	up->loaded = true;
 	up->hub = false;
 	up->hours = 0;
 	int8_key(&ukeys[0], 1, group_id);
 	int8_key(&ukeys[1], 2, upstream_id);
 	index_rescan(uscan, ukeys, 2, NULL, 0);
-	found = index_getnext_slot(uscan, ForwardScanDirection, uslot);
-	if (found)
+	up->visible = index_getnext_slot(uscan, ForwardScanDirection, uslot);
+	if (up->visible)
 	{
 		text	   *url = slot_text(uslot, rels.upstream_url);
 
@@ -528,7 +547,6 @@ load_upstream(IndexScanDesc uscan, TupleTableSlot *uslot, int64 group_id,
 		up->hours = DatumGetInt16(slot_getattr(uslot, rels.upstream_hours, &isnull));
 	}
 	ExecClearTuple(uslot);
-	return found;
 }
 
 /* One link of the registry. */
@@ -536,7 +554,191 @@ typedef struct Link
 {
 	int64		upstream_id;
 	int16		position;
+	UpstreamRow up;
 } Link;
+
+/* The best candidate so far. */
+typedef struct Best
+{
+	HeapTuple	tuple;			/* NULL: none yet */
+	int			link;			/* index into the links array */
+	bool		exact;			/* at the path itself (always, for a tag) */
+	int64		id;
+} Best;
+
+/* What one scan of the entry index needs. */
+typedef struct EntryScan
+{
+	const VregResolveRequest *req;
+	IndexScanDesc escan;
+	TupleTableSlot *eslot;
+	IndexScanDesc uscan;
+	TupleTableSlot *uslot;
+	PartInfo   *pi;
+	Link	   *links;
+	int			nlinks;
+	const char *blob_suffix;	/* digest: "/blobs/<digest>" */
+	size_t		blob_suffix_len;
+	Best		best;
+} EntryScan;
+
+static int
+link_of(const EntryScan *es, int64 upstream_id)
+{
+	int			i;
+
+	for (i = 0; i < es->nlinks; i++)
+		if (es->links[i].upstream_id == upstream_id)
+			return i;
+	return -1;
+}
+
+/*
+ * Could an index tuple of upstream_id, or any later one (the index orders an
+ * equal key by upstream_id), still beat the best candidate? Only a link at
+ * an earlier position, or the best one's own upstream while its candidate
+ * is not at the exact path (a lower id may follow).
+ */
+static bool
+can_improve(const EntryScan *es, int64 upstream_id)
+{
+	int			i;
+
+	if (es->best.tuple == NULL)
+		return true;
+	for (i = 0; i < es->nlinks; i++)
+	{
+		const Link *l = &es->links[i];
+
+		if (l->upstream_id < upstream_id || (l->up.loaded && !l->up.visible))
+			continue;
+		if (l->position < es->links[es->best.link].position ||
+			(i == es->best.link && !es->best.exact))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * One descent of the group's entry index with (group_id, key): every live
+ * entry of that path (or digest) in every upstream of the group, ordered by
+ * upstream_id. The upstream_id of each index tuple decides, before the heap
+ * is read, whether the entry could win: an upstream the registry does not
+ * link, or one at a later position than the best candidate so far, is
+ * skipped; the scan stops as soon as no later index tuple can win.
+ *
+ * hub_form: for a tag whose Docker Hub form differs, the scan of relpath
+ * counts only for other upstreams (false) and the scan of hubpath only for
+ * Docker Hub upstreams (true); -1 when the path is the same for all.
+ */
+static void
+scan_entries(EntryScan *es, Datum key, Oid collation, int hub_form)
+{
+	const VregResolveRequest *req = es->req;
+	ScanKeyData keys[2];
+	ItemPointer tid;
+
+	int8_key(&keys[0], 1, req->group_id);
+	text_key(&keys[1], 2, collation, key);
+	index_rescan(es->escan, keys, 2, NULL, 0);
+
+	while ((tid = index_getnext_tid(es->escan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		int64		upstream_id;
+		int			li;
+		Link	   *link;
+		text	   *rp;
+		bool		exact;
+		int64		id;
+
+		upstream_id = DatumGetInt64(index_getattr(es->escan->xs_itup, 3,
+												  es->escan->xs_itupdesc, &isnull));
+		if (isnull)
+			continue;			/* NOT NULL column: cannot happen */
+		if (!can_improve(es, upstream_id))
+			break;
+		li = link_of(es, upstream_id);
+		if (li < 0)
+			continue;			/* not an upstream of this registry */
+		link = &es->links[li];
+		if (link->up.loaded && !link->up.visible)
+			continue;
+		if (es->best.tuple != NULL &&
+			(link->position > es->links[es->best.link].position ||
+			 (li == es->best.link && es->best.exact)))
+			continue;
+		if (hub_form >= 0)
+		{
+			load_upstream(es->uscan, es->uslot, req->group_id, upstream_id, &link->up);
+			if (!link->up.visible || link->up.hub != (hub_form == 1))
+				continue;
+		}
+
+		/* the heap tuple the index entry points to, if visible */
+		if (!index_fetch_heap(es->escan, es->eslot))
+			continue;
+		/* the index predicate says status = 0; the tuple must agree */
+		if (DatumGetInt16(slot_getattr(es->eslot, es->pi->att[E_STATUS], &isnull)) != 0 || isnull)
+		{
+			ExecClearTuple(es->eslot);
+			continue;
+		}
+		rp = slot_text(es->eslot, es->pi->att[E_RELATIVE_PATH]);
+		if (req->digest != NULL &&
+			text_ends_with(rp, es->blob_suffix, es->blob_suffix_len) != req->is_blob)
+		{
+			ExecClearTuple(es->eslot);
+			continue;			/* digest: same kind only */
+		}
+
+		/*
+		 * The upstream row is read once the entry could win: a link whose
+		 * upstream row is not visible is skipped, as the planned query's
+		 * inner join does.
+		 */
+		load_upstream(es->uscan, es->uslot, req->group_id, upstream_id, &link->up);
+		if (!link->up.visible)
+		{
+			ExecClearTuple(es->eslot);
+			continue;
+		}
+		if (req->digest == NULL)
+		{
+			const char *path = link->up.hub ? req->hubpath : req->relpath;
+
+			if (!text_equals(rp, path, strlen(path)))
+			{
+				ExecClearTuple(es->eslot);
+				continue;		/* cannot happen: the key is the path */
+			}
+			exact = true;
+			id = 0;
+		}
+		else
+		{
+			const char *path = link->up.hub ? req->hubpath : req->relpath;
+
+			exact = text_equals(rp, path, strlen(path));
+			id = DatumGetInt64(slot_getattr(es->eslot, es->pi->att[E_ID], &isnull));
+		}
+
+		/* the earlier position first; in one upstream the exact path, then the lowest id */
+		if (es->best.tuple == NULL ||
+			link->position < es->links[es->best.link].position ||
+			(exact && !es->best.exact) ||
+			(exact == es->best.exact && id < es->best.id))
+		{
+			if (es->best.tuple != NULL)
+				heap_freetuple(es->best.tuple);
+			es->best.tuple = ExecCopySlotHeapTuple(es->eslot);
+			es->best.link = li;
+			es->best.exact = exact;
+			es->best.id = id;
+		}
+		ExecClearTuple(es->eslot);
+	}
+}
 
 VregResolveScanResult
 vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *result)
@@ -544,7 +746,7 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	MemoryContext callercxt = CurrentMemoryContext;
 	Snapshot	snapshot;
 	OpenRels	o;
-	ScanKeyData keys[3];
+	ScanKeyData keys[2];
 	TupleTableSlot *slot;
 	IndexScanDesc scan;
 	Link	   *links;
@@ -554,26 +756,19 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	Relation	prel = NULL;
 	Relation	eidx = NULL;
 	PartInfo	pi;
-	TupleTableSlot *eslot = NULL;
-	TupleTableSlot *uslot = NULL;
-	IndexScanDesc escan = NULL;
-	IndexScanDesc uscan = NULL;
-	Datum		relpath_datum = (Datum) 0;
-	Datum		hubpath_datum = (Datum) 0;
-	Datum		digest_datum = (Datum) 0;
-	size_t		blob_suffix_len = 0;
-	char	   *blob_suffix = NULL;
-	HeapTuple	winner = NULL;
-	int16		winner_position = 0;
-	bool		winner_stale = false;
+	EntryScan	es;
 	bool		fallback = false;
+	bool		winner_stale = false;
 	Datum		values[11];
 	bool		nulls[11];
 
 	memset(&pi, 0, sizeof(pi));
+	memset(&es, 0, sizeof(es));
 	if (!ActiveSnapshotSet() || outdesc->natts != 11)
 		return VREG_RESOLVE_SCAN_FALLBACK;
 	snapshot = GetActiveSnapshot();
+	if (!IsMVCCSnapshot(snapshot))
+		return VREG_RESOLVE_SCAN_FALLBACK;	/* one visible version per chain */
 
 	if (!callback_registered)
 	{
@@ -598,7 +793,7 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	slot = table_slot_create(o.registries, NULL);
 	int8_key(&keys[0], 1, req->group_id);
 	int8_key(&keys[1], 2, req->registry_id);
-	scan = index_beginscan(o.registries, o.registries_pkey, snapshot, 2, 0);
+	scan = vreg_index_beginscan(o.registries, o.registries_pkey, snapshot, 2);
 	index_rescan(scan, keys, 2, NULL, 0);
 	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -613,9 +808,9 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	ExecDropSingleTupleTableSlot(slot);
 
 	/* 2. its links, in position order */
-	links = palloc(sizeof(Link) * maxlinks);
+	links = palloc0(sizeof(Link) * maxlinks);
 	slot = table_slot_create(o.links, NULL);
-	scan = index_beginscan(o.links, o.links_position_key, snapshot, 2, 0);
+	scan = vreg_index_beginscan(o.links, o.links_position_key, snapshot, 2);
 	index_rescan(scan, keys, 2, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -631,6 +826,7 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 			maxlinks *= 2;
 			links = repalloc(links, sizeof(Link) * maxlinks);
 		}
+		memset(&links[nlinks], 0, sizeof(Link));
 		links[nlinks].upstream_id = DatumGetInt64(up);
 		links[nlinks].position = DatumGetInt16(pos);
 		nlinks++;
@@ -653,131 +849,81 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 		{
 			pi = *cached;		/* a later invalidation may clear the slot */
 			eidx = index_open(req->digest ? pi.digest_idx : pi.path_idx, AccessShareLock);
-			eslot = table_slot_create(prel, NULL);
-			escan = index_beginscan(prel, eidx, snapshot, 3, 0);
-			uslot = table_slot_create(o.upstreams, NULL);
-			uscan = index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2, 0);
-			relpath_datum = CStringGetTextDatum(req->relpath);
-			hubpath_datum = CStringGetTextDatum(req->hubpath);
-			if (req->digest)
-			{
-				digest_datum = CStringGetTextDatum(req->digest);
-				blob_suffix = psprintf("/blobs/%s", req->digest);
-				blob_suffix_len = strlen(blob_suffix);
-			}
+			es.req = req;
+			es.pi = &pi;
+			es.links = links;
+			es.nlinks = nlinks;
+			es.eslot = table_slot_create(prel, NULL);
+			es.escan = vreg_index_beginscan(prel, eidx, snapshot, 2);
+			es.escan->xs_want_itup = true;	/* upstream_id before the heap */
+			es.uslot = table_slot_create(o.upstreams, NULL);
+			es.uscan = vreg_index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2);
 		}
 	}
 
 	/*
-	 * 4. each link: at most one entry. The upstream row is read only when
-	 * its answer matters: before the probe for a tag whose Docker Hub form
-	 * differs, otherwise once the probe has found a candidate (a miss costs
-	 * one probe per link). A link whose upstream row is not visible is
-	 * skipped either way, as the planned query's inner join does.
+	 * 4. one descent finds every candidate: for a digest, every live entry
+	 * of the group with that digest; for a tag, the live entry of the path
+	 * in every upstream (a second descent only for a tag whose Docker Hub
+	 * form differs, and only while a link at an earlier position could
+	 * still hold it). The winner is the candidate of the link with the
+	 * lowest position.
 	 */
-	for (i = 0; !fallback && i < nlinks && winner == NULL; i++)
+	if (!fallback && nlinks > 0)
 	{
-		int64		upstream_id = links[i].upstream_id;
-		UpstreamRow up;
-		bool		isnull;
-		const char *path = req->relpath;
-		Datum		path_datum = relpath_datum;
-		bool		best_exact = false;
-		int64		best_id = 0;
-
-		up.loaded = false;
-		if (!req->digest && strcmp(req->relpath, req->hubpath) != 0)
-		{
-			if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
-				continue;
-			if (up.hub)
-			{
-				path = req->hubpath;
-				path_datum = hubpath_datum;
-			}
-		}
-
-		int8_key(&keys[0], 1, req->group_id);
-		int8_key(&keys[1], 2, upstream_id);
 		if (req->digest)
-			text_key(&keys[2], 3, pi.digest_collation, digest_datum);
-		else
-			text_key(&keys[2], 3, pi.path_collation, path_datum);
-		index_rescan(escan, keys, 3, NULL, 0);
-
-		while (index_getnext_slot(escan, ForwardScanDirection, eslot))
 		{
-			text	   *rp;
-			bool		exact;
-			int64		id;
+			char	   *suffix = psprintf("/blobs/%s", req->digest);
 
-			/* the index predicate says status = 0; the tuple must agree */
-			if (DatumGetInt16(slot_getattr(eslot, pi.att[E_STATUS], &isnull)) != 0 || isnull)
-				continue;
-			rp = slot_text(eslot, pi.att[E_RELATIVE_PATH]);
-			if (req->digest &&
-				text_ends_with(rp, blob_suffix, blob_suffix_len) != req->is_blob)
-				continue;		/* digest: same kind only */
-			if (!up.loaded)
-			{
-				if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
-					break;
-				if (up.hub)
-					path = req->hubpath;	/* tags: the same as relpath here */
-			}
-			if (!req->digest)
-			{
-				if (!text_equals(rp, path, strlen(path)))
-					continue;	/* cannot happen: the key is the path */
-				winner = ExecCopySlotHeapTuple(eslot);
-				winner_stale = tag_is_stale(DatumGetTimestampTz(slot_getattr(eslot, pi.att[E_CHECKED_AT], &isnull)),
-											up.hours);
-				break;
-			}
-
-			/* digest: the exact path first, then the lowest id */
-			exact = text_equals(rp, path, strlen(path));
-			id = DatumGetInt64(slot_getattr(eslot, pi.att[E_ID], &isnull));
-			if (winner == NULL || (exact && !best_exact) ||
-				(exact == best_exact && id < best_id))
-			{
-				if (winner != NULL)
-					heap_freetuple(winner);
-				winner = ExecCopySlotHeapTuple(eslot);
-				best_exact = exact;
-				best_id = id;
-			}
+			es.blob_suffix = suffix;
+			es.blob_suffix_len = strlen(suffix);
+			scan_entries(&es, CStringGetTextDatum(req->digest), pi.digest_collation, -1);
 		}
-		ExecClearTuple(eslot);
-		if (winner != NULL)
-			winner_position = links[i].position;
+		else if (strcmp(req->relpath, req->hubpath) == 0)
+			scan_entries(&es, CStringGetTextDatum(req->relpath), pi.path_collation, -1);
+		else
+		{
+			scan_entries(&es, CStringGetTextDatum(req->relpath), pi.path_collation, 0);
+			if (can_improve(&es, PG_INT64_MIN))
+				scan_entries(&es, CStringGetTextDatum(req->hubpath), pi.path_collation, 1);
+		}
+		if (es.best.tuple != NULL && req->digest == NULL)
+		{
+			bool		isnull;
+			TupleDesc	edesc = RelationGetDescr(prel);
+
+			winner_stale = tag_is_stale(DatumGetTimestampTz(heap_getattr(es.best.tuple, pi.att[E_CHECKED_AT],
+																		 edesc, &isnull)),
+										links[es.best.link].up.hours);
+		}
 	}
 
 	/* 5. the result row, from the copy of the winning tuple */
 	memset(nulls, true, sizeof(nulls));
 	memset(values, 0, sizeof(values));
 	nulls[0] = false;
-	if (winner == NULL)
+	if (es.best.tuple == NULL)
 		values[0] = CStringGetTextDatum("miss");
 	else
 	{
 		TupleDesc	edesc = RelationGetDescr(prel);
+		HeapTuple	winner = es.best.tuple;
 
 		values[0] = CStringGetTextDatum(winner_stale ? "stale" : "hit");
 		values[1] = heap_getattr(winner, pi.att[E_ID], edesc, &nulls[1]);
 		values[2] = heap_getattr(winner, pi.att[E_UPSTREAM_ID], edesc, &nulls[2]);
-		values[3] = Int16GetDatum(winner_position);
+		values[3] = Int16GetDatum(links[es.best.link].position);
 		nulls[3] = false;
 		for (i = 0; i < (int) lengthof(result_tail); i++)
 			values[4 + i] = heap_getattr(winner, pi.att[result_tail[i]], edesc, &nulls[4 + i]);
 	}
 
-	if (escan != NULL)
+	if (es.escan != NULL)
 	{
-		index_endscan(escan);
-		index_endscan(uscan);
-		ExecDropSingleTupleTableSlot(eslot);
-		ExecDropSingleTupleTableSlot(uslot);
+		index_endscan(es.escan);
+		index_endscan(es.uscan);
+		ExecDropSingleTupleTableSlot(es.eslot);
+		ExecDropSingleTupleTableSlot(es.uslot);
 		index_close(eidx, NoLock);
 	}
 	if (prel != NULL)
