@@ -166,13 +166,12 @@ tps_of() { awk -F'|' -v n="$1" '$1 == n { print $3 }' "$RES"; }
 
 echo "== pgbench, -M prepared, $SECS s each, $CLIENTS clients / $JOBS threads unless said"
 CUR_M=$M
-bench "probe (bare index probe, pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
-# The same probe with the generic plan forced, as resolve's kept plan is: with
-# default plan_cache_mode, a prepared statement on the partitioned table keeps
-# being planned per call (custom plans look cheaper than the 16-partition
-# generic plan). The faster of the two probes is the floor in the ratios.
-PGOPTIONS="$PGOPTIONS -c plan_cache_mode=force_generic_plan" \
-  bench "probe, generic plan forced (pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
+# The floor: the bare probe of the winning entry, with the generic plan forced
+# as resolve's kept plan is (with default plan_cache_mode a prepared statement
+# on the partitioned table keeps being planned per call, which is slower).
+GENERIC="$PGOPTIONS -c plan_cache_mode=force_generic_plan"
+PGOPTIONS=$GENERIC bench "probe, generic plan (pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
+PGOPTIONS=$GENERIC bench "probe by digest, generic plan (pos 5)" probe_digest.sql "$CLIENTS" "$JOBS" -D k=5
 bench "resolve hit, blob at pos 5 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=5
 bench "resolve hit, blob at pos 1 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=1
 bench "resolve hit, tag at pos 5 of 5" resolve_tag.sql "$CLIENTS" "$JOBS" -D k=5
@@ -216,9 +215,48 @@ SQL
 read -r MEM_HITS RSS1 ANON1 CTX1 RSS2 ANON2 CTX2 <<< "$MEM"
 echo "   $MEM_HITS of $MEM_CALLS calls were hits; VmRSS $RSS1 -> $RSS2 kB, RssAnon $ANON1 -> $ANON2 kB, memory contexts $CTX1 -> $CTX2 kB"
 
+# ---- index sizes and writers: this shape against the one before -------------
+# The live-path and live-digest indexes led with upstream_id before
+# (group_id, upstream_id, relative_path / digest). Build that shape on the
+# same rows, drop this one, time the writers again, then put this one back.
+idx_mb() {  # the partitioned index's size summed over its partitions, MB
+  q "SELECT round(sum(pg_relation_size(i.inhrelid)) / 1048576.0, 1) FROM pg_inherits i
+      WHERE i.inhparent = 'containers_vreg.$1'::regclass"
+}
+SHAPES=${BENCH_SHAPES:-1}
+SIZES=""
+# shape PATH_NAME DIGEST_NAME "cols of the path key" "cols of the digest key":
+# build both indexes (CREATE INDEX on the parent), print the seconds it took
+shape() {
+  local t0; t0=$(date +%s)
+  q "CREATE UNIQUE INDEX $1 ON containers_vreg.cache_entries ($3) WHERE status = 0"
+  q "CREATE INDEX $2 ON containers_vreg.cache_entries ($4) WHERE status = 0 AND digest IS NOT NULL"
+  echo $(( $(date +%s) - t0 ))
+}
+if [ "$SHAPES" = 1 ]; then
+  echo "== index shapes: the writers and sizes with the previous shape (upstream_id second)"
+  LOADED_PATH=$(idx_mb cache_entries_live_path_upstream_key); LOADED_DIGEST=$(idx_mb cache_entries_live_digest_upstream_idx)
+  OLD_BUILD=$(shape bench_old_path_key bench_old_digest_idx "group_id, upstream_id, relative_path" "group_id, upstream_id, digest")
+  OLD_PATH=$(idx_mb bench_old_path_key); OLD_DIGEST=$(idx_mb bench_old_digest_idx)
+  q "DROP INDEX containers_vreg.cache_entries_live_path_upstream_key, containers_vreg.cache_entries_live_digest_upstream_idx"
+  q "CHECKPOINT"
+  bench "previous shape: upsert_cache_entry (update)" upsert.sql "$CLIENTS" "$JOBS"
+  bench "previous shape: INSERT ON CONFLICT DO UPDATE" insert_on_conflict.sql "$CLIENTS" "$JOBS"
+  NEW_BUILD=$(shape cache_entries_live_path_upstream_key cache_entries_live_digest_upstream_idx "group_id, relative_path, upstream_id" "group_id, digest, upstream_id")
+  NEW_PATH=$(idx_mb cache_entries_live_path_upstream_key); NEW_DIGEST=$(idx_mb cache_entries_live_digest_upstream_idx)
+  q "DROP INDEX containers_vreg.bench_old_path_key, containers_vreg.bench_old_digest_idx"
+  q "CHECKPOINT"
+  SIZES="Index sizes at $ROWS entries, all 16 partitions, each shape freshly built by CREATE INDEX on the same rows: live-path $OLD_PATH MB (group_id, upstream_id, relative_path) -> $NEW_PATH MB (group_id, relative_path, upstream_id); live-digest $OLD_DIGEST MB (group_id, upstream_id, digest) -> $NEW_DIGEST MB (group_id, digest, upstream_id). As loaded by the generator's inserts (page splits), this shape was $LOADED_PATH MB and $LOADED_DIGEST MB. Building both took $OLD_BUILD s (previous shape) and $NEW_BUILD s (this one)."
+  echo "   $SIZES"
+fi
+
+# ---- scaling: the same lines on a table 10 times larger ------------------------
 SCALES=$WORK/scales.dat
-row_of() { awk -F'|' -v n="$1" '$1 == n { print $3, $6 }' "$RES"; }
-echo "$ROWS $(row_of "resolve hit, blob at pos 5 of 5") $(row_of "probe, generic plan forced (pos 5)")" > "$SCALES"
+lat_of() { awk -F'|' -v n="$1" '$1 == n { printf "%s %s", $5, $6 }' "$RES"; }
+scale_row() {  # rows, line-name prefix: rows, then p50 p99 of probe, pos 1, pos 5, miss
+  echo "$1 $(lat_of "${2}probe, generic plan (pos 5)") $(lat_of "${2}resolve hit, blob at pos 1 of 5") $(lat_of "${2}resolve hit, blob at pos 5 of 5") $(lat_of "${2}resolve miss, 5 upstreams")"
+}
+scale_row "$ROWS" "" > "$SCALES"
 if [ "$SCALING" = 1 ]; then
   echo "== scaling: growing the table to $(( ROWS * 10 )) entries"
   t0=$(date +%s)
@@ -227,10 +265,11 @@ if [ "$SCALING" = 1 ]; then
   q "CHECKPOINT"
   echo "   added $(( ROWS * 9 )) entries in $(( $(date +%s) - t0 )) s"
   CUR_M=$(( M * 10 ))
-  PGOPTIONS="$PGOPTIONS -c plan_cache_mode=force_generic_plan" \
-    bench "x10: probe, generic plan forced (pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
+  PGOPTIONS=$GENERIC bench "x10: probe, generic plan (pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
   bench "x10: resolve hit, blob at pos 5 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=5
-  echo "$(( ROWS * 10 )) $(row_of "x10: resolve hit, blob at pos 5 of 5") $(row_of "x10: probe, generic plan forced (pos 5)")" >> "$SCALES"
+  bench "x10: resolve hit, blob at pos 1 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=1
+  bench "x10: resolve miss, 5 upstreams" resolve_miss.sql "$CLIENTS" "$JOBS"
+  scale_row "$(( ROWS * 10 ))" "x10: " >> "$SCALES"
 fi
 
 # ---- the table ---------------------------------------------------------------
@@ -247,19 +286,33 @@ add_ratio() {  # label, value, goal
   echo "$1|${2:--}|$3|$verdict" >> "$RAT"
 }
 H5=$(tps_of "resolve hit, blob at pos 5 of 5"); H1=$(tps_of "resolve hit, blob at pos 1 of 5")
-P1=$(tps_of "probe (bare index probe, pos 5)"); P2=$(tps_of "probe, generic plan forced (pos 5)")
-PROBE=$(awk -v a="$P1" -v b="$P2" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
-add_ratio "resolve hit (pos 5 of 5) / bare index probe (faster plan mode)" "$(ratio "$H5" "$PROBE")" ">= 0.8"
+PROBE=$(tps_of "probe, generic plan (pos 5)")
+UP=$(tps_of "upsert_cache_entry (update)"); IOC=$(tps_of "INSERT ON CONFLICT DO UPDATE")
+add_ratio "resolve hit (pos 5 of 5) / bare probe of that entry (generic plan)" "$(ratio "$H5" "$PROBE")" ">= 0.9"
+add_ratio "resolve hit (pos 5 of 5) / bare descent by digest (generic plan)" "$(ratio "$H5" "$(tps_of "probe by digest, generic plan (pos 5)")")" "report"
+add_ratio "resolve hit at pos 1 / at pos 5" "$(ratio "$H1" "$H5")" ">= 0.95"
+add_ratio "resolve miss (5 upstreams) / resolve hit (pos 5)" "$(ratio "$(tps_of "resolve miss, 5 upstreams")" "$H5")" ">= 0.9"
 add_ratio "resolve hit (pos 5 of 5) / application's 2 round trips" "$(ratio "$H5" "$(tps_of "app: 2 round trips (pos 5)")")" ">= 1.5"
-add_ratio "resolve miss (5 upstreams) / resolve hit (pos 1)" "$(ratio "$(tps_of "resolve miss, 5 upstreams")" "$H1")" ">= 0.8"
-add_ratio "upsert_cache_entry / INSERT ON CONFLICT DO UPDATE" "$(ratio "$(tps_of "upsert_cache_entry (update)")" "$(tps_of "INSERT ON CONFLICT DO UPDATE")")" ">= 0.7"
+add_ratio "upsert_cache_entry / INSERT ON CONFLICT DO UPDATE" "$(ratio "$UP" "$IOC")" ">= 0.9"
+if [ "$SHAPES" = 1 ]; then
+  add_ratio "upsert_cache_entry: this index shape / the previous one" "$(ratio "$UP" "$(tps_of "previous shape: upsert_cache_entry (update)")")" "report"
+  add_ratio "INSERT ON CONFLICT: this index shape / the previous one" "$(ratio "$IOC" "$(tps_of "previous shape: INSERT ON CONFLICT DO UPDATE")")" "report"
+fi
 add_ratio "record_download: 16 clients on 1 entry / on 16 entries" "$(ratio "$(tps_of "record_download, 16 on 1 entry")" "$(tps_of "record_download, 16 on 16 entries")")" ">= 0.8"
 add_ratio "cache_entry_partition (C) / SQL, keys per second" "$(ratio "$(tps_of "cache_entry_partition (C), $KEYS keys")" "$(tps_of "partition in SQL, $KEYS keys")")" ">= 10"
 add_ratio "upstream_credentials (libsodium) / pgp_sym_decrypt" "$(ratio "$(tps_of "upstream_credentials (libsodium)")" "$(tps_of "pgp_sym_decrypt (pgcrypto)")")" "report"
 if [ "$SCALING" = 1 ]; then
-  add_ratio "resolve hit at $(( ROWS * 10 )) rows / at $ROWS rows" "$(ratio "$(tps_of "x10: resolve hit, blob at pos 5 of 5")" "$H5")" ">= 0.8"
+  R10=$(ratio "$(tps_of "x10: resolve hit, blob at pos 5 of 5")" "$H5")
+  P10=$(ratio "$(tps_of "x10: probe, generic plan (pos 5)")" "$PROBE")
+  add_ratio "resolve hit (pos 5) at $(( ROWS * 10 )) / at $ROWS rows" "$R10" "report"
+  add_ratio "bare probe at $(( ROWS * 10 )) / at $ROWS rows" "$P10" "report"
+  add_ratio "cost growth: resolve's x10 ratio / the bare probe's" "$(ratio "$R10" "$P10")" ">= 0.95"
+  X5=$(tps_of "x10: resolve hit, blob at pos 5 of 5")
+  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / bare probe" "$(ratio "$X5" "$(tps_of "x10: probe, generic plan (pos 5)")")" ">= 0.9"
+  add_ratio "at $(( ROWS * 10 )): resolve hit at pos 1 / at pos 5" "$(ratio "$(tps_of "x10: resolve hit, blob at pos 1 of 5")" "$X5")" ">= 0.95"
+  add_ratio "at $(( ROWS * 10 )): resolve miss / resolve hit (pos 5)" "$(ratio "$(tps_of "x10: resolve miss, 5 upstreams")" "$X5")" ">= 0.9"
 else
-  add_ratio "resolve hit at SCALE x 10 / at SCALE (BENCH_SCALING=0)" "" ">= 0.8"
+  add_ratio "cost growth: resolve's x10 ratio / the bare probe's (BENCH_SCALING=0)" "" ">= 0.95"
 fi
 add_ratio "backend memory contexts after $MEM_CALLS / after $MEM_BASE resolve calls" "$(ratio "$CTX2" "$CTX1")" "<= 1.1"
 add_ratio "backend RssAnon after $MEM_CALLS / after $MEM_BASE resolve calls" "$(ratio "$ANON2" "$ANON1")" "<= 1.1"
@@ -284,6 +337,13 @@ MD=$OUT/results-$SCALE.md
   if [ "$(awk -F'|' '$1 ~ /partition/ && $3 ~ /^[0-9]/' "$RES" | wc -l)" -gt 0 ]; then
     echo "Routing: tps of the routing lines is statements per second of $KEYS keys each."
   fi
+  if [ -n "$SIZES" ]; then echo "$SIZES"; fi
+  echo
+  echo "Latency against table size (ms; rows, then p50 and p99 of: bare probe, resolve pos 1, resolve pos 5, resolve miss):"
+  echo
+  echo '```'
+  cat "$SCALES"
+  echo '```'
 } > "$MD"
 echo
 cat "$MD"
@@ -294,21 +354,23 @@ if command -v gnuplot >/dev/null; then
   gnuplot <<GP 2>"$WORK/gnuplot.err" || { echo "bench: gnuplot failed: $(head -3 "$WORK/gnuplot.err")" >&2; }
 set terminal pngcairo size 900,520 font "sans,10" noenhanced
 set output "$PNG"
-set title "containers_vreg resolve (hit at position 5 of 5), pgbench -M prepared, $CLIENTS clients, $(nproc) cores"
+set title "containers_vreg resolve latency against table size, pgbench -M prepared, $CLIENTS clients, $(nproc) cores"
 set xlabel "cache_entries rows"
 set logscale x
 set format x "%.0s%c"
-set ylabel "transactions per second"
-set y2label "p99 latency (ms)"
+set xrange [$(awk 'NR == 1 { print $1 / 2 }' "$SCALES"):$(awk 'END { print $1 * 2 }' "$SCALES")]
+set ylabel "latency (ms); solid p50, dashed p99"
 set yrange [0:*]
-set y2range [0:*]
-set ytics nomirror
-set y2tics
-set key top right
+set key top left
 set grid
-plot "$SCALES" using 1:2 with linespoints lw 2 pt 7 title "resolve tps", \
-     "$SCALES" using 1:4 with linespoints lw 1 pt 6 dt 2 title "bare index probe tps (generic plan)", \
-     "$SCALES" using 1:3 axes x1y2 with linespoints lw 2 pt 5 title "resolve p99 ms"
+plot "$SCALES" using 1:2 with linespoints lw 2 pt 7 lc rgb "black" title "bare probe p50", \
+     "$SCALES" using 1:3 with linespoints lw 1 pt 7 dt 2 lc rgb "black" title "bare probe p99", \
+     "$SCALES" using 1:4 with linespoints lw 2 pt 5 lc rgb "#1f77b4" title "resolve hit pos 1 p50", \
+     "$SCALES" using 1:5 with linespoints lw 1 pt 5 dt 2 lc rgb "#1f77b4" title "resolve hit pos 1 p99", \
+     "$SCALES" using 1:6 with linespoints lw 2 pt 9 lc rgb "#d62728" title "resolve hit pos 5 p50", \
+     "$SCALES" using 1:7 with linespoints lw 1 pt 9 dt 2 lc rgb "#d62728" title "resolve hit pos 5 p99", \
+     "$SCALES" using 1:8 with linespoints lw 2 pt 13 lc rgb "#2ca02c" title "resolve miss p50", \
+     "$SCALES" using 1:9 with linespoints lw 1 pt 13 dt 2 lc rgb "#2ca02c" title "resolve miss p99"
 GP
   if [ -s "$PNG" ]; then echo "plot: ${PNG#"$TOP"/}"; fi
 else
