@@ -140,3 +140,34 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) IS
   'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type is stored exactly as given; NULL keeps the media type of the live entry being updated (or replaced under a new key), so a known type such as application/vnd.oci.image.index.v1+json is never downgraded, and only a new entry gets application/octet-stream. upstream_etag, the digest taken from it and file_md5 describe the file just stored, so NULL stores NULL (the previous file''s ETag or checksum would be wrong for the new one; a tag manifest fetched without an ETag has no digest). A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key (NULL never changes a key); a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path, an ETag digest that contradicts the path''s digest, size outside 0..1 TiB, file_sha1 not 20 bytes, file_md5 not 16 bytes, or a key outside the group''s prefix; P0002 upstream unknown or of another group; 23514 another column limit (file, content type, ETag length, characters of a key); 23505 a given key already used by another entry of the group. Rule: one live entry per (group, upstream, canonical path), whichever form of a Docker Hub name the caller used.';
+
+-- Text that an index holds is limited in bytes, as a btree entry is: a raw
+-- INSERT of 1023 four-byte characters passed the old character limit and then
+-- failed in the index (54000). relative_path and object_storage_key are at
+-- most 1024 bytes, in cache_entries and in fetch_leases. Existing rows are
+-- checked: a row over the limit can only come from a raw INSERT (the API
+-- writes printable ASCII) and makes the update fail naming the constraint.
+-- (The whole update is one transaction that holds ACCESS EXCLUSIVE from the
+-- DROP CONSTRAINT on, so ADD ... NOT VALID plus VALIDATE would scan the same
+-- rows under the same lock; the constraints are added valid, as a fresh
+-- install has them.)
+ALTER TABLE @extschema@.cache_entries
+  DROP CONSTRAINT cache_entries_relative_path_check,
+  ADD CONSTRAINT cache_entries_relative_path_check
+    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
+  DROP CONSTRAINT cache_entries_object_storage_key_check,
+  ADD CONSTRAINT cache_entries_object_storage_key_check
+    CHECK (octet_length(object_storage_key) <= 1024
+           AND starts_with(object_storage_key, @extschema@.object_storage_prefix(group_id))
+           AND octet_length(object_storage_key) > octet_length(@extschema@.object_storage_prefix(group_id))
+           AND object_storage_key ~ '^[A-Za-z0-9!_.*''()/-]+$'
+           AND object_storage_key !~ '(^|/)\.\.?(/|$)'
+           AND object_storage_key !~ '//'
+           AND right(object_storage_key, 1) <> '/');
+ALTER TABLE @extschema@.fetch_leases
+  ADD CONSTRAINT fetch_leases_relative_path_check
+    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/');
+COMMENT ON COLUMN @extschema@.cache_entries.relative_path IS
+  'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:... At most 1024 bytes (a btree entry is limited in bytes); printable ASCII when written through the API.';
+COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
+  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ (leading slash optional) by the OCI distribution grammar: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, split at the last two components; name = lowercase components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by /, at most 255 characters (with docker_hub, a one-component name at most 247, so that library/<name> fits 255); tag [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; digest sha256:<64 lowercase hex> or sha512:<128 lowercase hex>; printable ASCII, at most 1024 bytes (the byte limit of cache_entries.relative_path). Returns the canonical relative_path (leading slash; library/ prepended to a one-component name when docker_hub), kind (tag_manifest, digest_manifest or blob) and the digest (NULL for a tag). Errors: 22023 naming the problem (the same error resolve and upsert_cache_entry raise). NULL in, NULL out. Rule: the OCI distribution grammar, and one cache key per image on Docker Hub (alpine is library/alpine).';

@@ -310,7 +310,11 @@ CREATE TABLE @extschema@.fetch_leases (
   upstream_id   bigint      NOT NULL,
   relative_path text        NOT NULL,
   leased_until  timestamptz NOT NULL,
-  CONSTRAINT fetch_leases_pkey PRIMARY KEY (group_id, upstream_id, relative_path)
+  CONSTRAINT fetch_leases_pkey PRIMARY KEY (group_id, upstream_id, relative_path),
+  -- the same byte limit as cache_entries.relative_path: the key stays far
+  -- below the btree entry limit whatever a raw INSERT writes
+  CONSTRAINT fetch_leases_relative_path_check
+    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/')
 );
 COMMENT ON TABLE @extschema@.fetch_leases IS
   'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
