@@ -171,3 +171,82 @@ COMMENT ON COLUMN @extschema@.cache_entries.relative_path IS
   'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:... At most 1024 bytes (a btree entry is limited in bytes); printable ASCII when written through the API.';
 COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
   'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ (leading slash optional) by the OCI distribution grammar: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, split at the last two components; name = lowercase components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by /, at most 255 characters (with docker_hub, a one-component name at most 247, so that library/<name> fits 255); tag [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; digest sha256:<64 lowercase hex> or sha512:<128 lowercase hex>; printable ASCII, at most 1024 bytes (the byte limit of cache_entries.relative_path). Returns the canonical relative_path (leading slash; library/ prepended to a one-component name when docker_hub), kind (tag_manifest, digest_manifest or blob) and the digest (NULL for a tag). Errors: 22023 naming the problem (the same error resolve and upsert_cache_entry raise). NULL in, NULL out. Rule: the OCI distribution grammar, and one cache key per image on Docker Hub (alpine is library/alpine).';
+
+-- compact_usage and rebuild_usage took their per-group lock with
+-- pg_advisory_xact_lock(30292, ...), in the application's lock space, where an
+-- application's own advisory lock on the same numbers collided with it. The
+-- lock is now taken in the extension's private lock space by lock_group_usage.
+CREATE FUNCTION @extschema@.lock_group_usage(group_id bigint) RETURNS void
+  AS 'MODULE_PATHNAME', 'containers_vreg_lock_group_usage'
+  LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.lock_group_usage(bigint) IS
+  'Internal: lock_group_usage(group_id bigint) -> void. Takes the exclusive lock, held to the end of the transaction, that serialises compact_usage and rebuild_usage of one group. The lock is in the extension''s private advisory lock space (pg_locks: locktype advisory, classid and objid the high and low 32 bits of group_id, objsubid 30292), which pg_advisory_lock() and pg_advisory_xact_lock() cannot take, so an application''s advisory locks never wait for it or block it. Errors: 22004 for NULL.';
+REVOKE ALL ON FUNCTION @extschema@.lock_group_usage(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.compact_usage(group_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  g bigint;
+  n bigint;
+  total bigint := 0;
+BEGIN
+  FOR g IN SELECT DISTINCT d.group_id FROM @extschema@.usage_deltas d
+            WHERE compact_usage.group_id IS NULL OR d.group_id = compact_usage.group_id
+            ORDER BY 1
+  LOOP
+    PERFORM @extschema@.lock_group_usage(g);
+    WITH gone AS (
+      DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
+      RETURNING d.*
+    ), folded AS (
+      INSERT INTO @extschema@.usage_deltas
+      SELECT gone.group_id, gone.upstream_id, sum(gone.live_entries), sum(gone.live_bytes),
+             sum(gone.pending_entries), sum(gone.pending_bytes)
+        FROM gone GROUP BY gone.group_id, gone.upstream_id
+      HAVING sum(gone.live_entries) <> 0 OR sum(gone.live_bytes) <> 0
+          OR sum(gone.pending_entries) <> 0 OR sum(gone.pending_bytes) <> 0
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM folded) INTO n;
+    total := total + n;
+  END LOOP;
+  RETURN total;
+END $$;
+COMMENT ON FUNCTION @extschema@.compact_usage(bigint) IS
+  'compact_usage(group_id bigint DEFAULT NULL) -> bigint. Folds the usage deltas of one group (NULL: every group) into one row per upstream (none when it sums to zero) and returns how many rows it removed. Totals do not change; concurrent writers are not blocked. Per group it waits only for a concurrent rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). Run it periodically (e.g. every few minutes in the destruction worker loop) so group_usage stays cheap. No errors. Rule: usage counters are maintained without a hot row and read at constant cost.';
+REVOKE ALL ON FUNCTION @extschema@.compact_usage(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.rebuild_usage(group_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  g bigint;
+  groups bigint := 0;
+BEGIN
+  FOR g IN SELECT c.group_id FROM @extschema@.cache_entries c
+            WHERE rebuild_usage.group_id IS NULL OR c.group_id = rebuild_usage.group_id
+           UNION
+           SELECT d.group_id FROM @extschema@.usage_deltas d
+            WHERE rebuild_usage.group_id IS NULL OR d.group_id = rebuild_usage.group_id
+           ORDER BY 1
+  LOOP
+    PERFORM @extschema@.lock_group_usage(g);
+    -- One statement, one snapshot: a delta is deleted exactly when the entry
+    -- change it describes is visible to the recount.
+    WITH gone AS (
+      DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
+    )
+    INSERT INTO @extschema@.usage_deltas
+    SELECT c.group_id, c.upstream_id,
+           count(*) FILTER (WHERE c.status = 0), coalesce(sum(c.size) FILTER (WHERE c.status = 0), 0),
+           count(*) FILTER (WHERE c.status <> 0), coalesce(sum(c.size) FILTER (WHERE c.status <> 0), 0)
+      FROM @extschema@.cache_entries c
+     WHERE c.group_id = g
+     GROUP BY c.group_id, c.upstream_id;
+    groups := groups + 1;
+  END LOOP;
+  RETURN groups;
+END $$;
+COMMENT ON FUNCTION @extschema@.rebuild_usage(bigint) IS
+  'rebuild_usage(group_id bigint DEFAULT NULL) -> bigint. Recomputes the usage counters of one group (NULL: every group) from cache_entries and returns how many groups it rebuilt. Run it after a restore made with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica) or after truncating a single partition; it is always safe to run. Scans the group''s entries. Per group it waits only for a concurrent compact_usage or rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). No errors. Rule: derived state is rebuilt, not dumped.';
