@@ -5,3 +5,8 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION containers_vreg UPDATE TO '0.3.0'" to load this file. \quit
+
+-- cache_entry_partition() requires SELECT on cache_entries before it locks the
+-- table (as hash_partition_for() does); its comment names the new 42501.
+COMMENT ON FUNCTION @extschema@.cache_entry_partition(bigint) IS
+  'cache_entry_partition(group_id bigint) -> regclass. The partition of containers_vreg.cache_entries that PostgreSQL itself routes a row with this group_id to, computed in C from the table''s real partition key and bounds (the key''s hash support function with HASH_PARTITION_SEED, then the bound lookup of get_partition_for_tuple), so it stays right after the partitions are changed (another modulus, mixed moduli). NULL in, NULL out. Cached per backend, dropped on relcache invalidation of the table. Errors: 42501 without SELECT privilege on cache_entries (checked before the table is locked, so a role that may not read it cannot hold a lock on it); 23514 when no partition accepts the group (as an INSERT would fail, e.g. a partition was detached); 0A000 when the chosen partition is itself partitioned.';
