@@ -72,8 +72,11 @@ members vreg_prebuild_fresh > "$WORK/fresh.txt"
 
 # 1. the plain update: builds the indexes, under SHARE, and drops the old ones
 new_db
-check "without a prebuild the update would take SHARE (build) and ACCESS EXCLUSIVE (drop of the old indexes) on cache_entries" \
-  "$(update_locks)" "AccessExclusiveLock ShareLock"
+# (other sections of the update take locks of their own: only SHARE, which
+# only an index build takes here, is looked at)
+locks=$(update_locks)
+check "without a prebuild the update takes SHARE on cache_entries (the build), and ACCESS EXCLUSIVE" \
+  "$(grep -ow 'ShareLock' <<<"$locks")|$(grep -ow 'AccessExclusiveLock' <<<"$locks")" "ShareLock|AccessExclusiveLock"
 
 # 2. prebuild with a writer running all along
 cat > "$WORK/upsert.sql" <<'EOF'
@@ -109,8 +112,9 @@ cache_entries_live_path_upstream_key: valid"
 
 # 3. the update adopts them
 before=$(new_oids)
-check "after the prebuild the update builds nothing: SHARE no more, only the drop's ACCESS EXCLUSIVE" \
-  "$(update_locks)" "AccessExclusiveLock"
+locks=$(update_locks)
+check "after the prebuild the update builds nothing: no SHARE lock on cache_entries" \
+  "$(grep -ow 'ShareLock' <<<"$locks")|$(grep -ow 'AccessExclusiveLock' <<<"$locks")" "|AccessExclusiveLock"
 if out=$(q "ALTER EXTENSION containers_vreg UPDATE" 2>&1); then ok "ALTER EXTENSION containers_vreg UPDATE after the prebuild"
 else not_ok "ALTER EXTENSION containers_vreg UPDATE after the prebuild" "$out"; fi
 check "the update kept the prebuilt indexes (same OIDs)" "$(new_oids)" "$before"
