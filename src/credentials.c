@@ -39,6 +39,7 @@
 #include "credentials.h"
 #include "envelope.h"
 #include "keyring.h"
+#include "vreg_common.h"
 
 /* ---------------------------------------------------------------------
  * Wiped memory
@@ -471,7 +472,9 @@ col_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int attnum)
 PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
 
 /*
- * BEFORE INSERT OR UPDATE FOR EACH ROW on upstreams.
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on upstreams (and nowhere else: the
+ * function is SECURITY DEFINER, so vreg_trigger_check refuses any other
+ * relation before a secret is touched).
  *
  * credentials (new value):
  *	NULL, {} or empty strings  -> NULL, fingerprint '\x'
@@ -486,7 +489,7 @@ PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
 Datum
 containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "upstreams_credentials");
 	Relation	rel;
 	TupleDesc	td;
 	UpstreamCols c;
@@ -503,16 +506,6 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 	bool		newnulls[2] = {false, false};
 	int			cols[2];
 	bytea	   *empty_fp;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("upstreams_credentials() was not called by the trigger manager")));
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("upstreams_credentials() must be fired BEFORE INSERT OR UPDATE for each row")));
 
 	rel = trigdata->tg_relation;
 	td = RelationGetDescr(rel);
