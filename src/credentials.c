@@ -14,7 +14,13 @@
  *
  * Short-lived secrets (plaintext, fingerprint secret) are allocated in a
  * memory context whose reset callback wipes them (sodium_memzero), so they
- * are wiped on success and on error alike. No message names a value.
+ * are wiped on success and on error alike. No buffer that held plaintext is
+ * freed or grown without being wiped first: the trigger's detoasted copy of
+ * the submitted jsonb is registered for wiping, the jsonb that
+ * upstream_credentials() returns is built in one allocation of its exact
+ * size (no repalloc growth), and rotate_credentials() resets a per-row
+ * context, so a batch holds one row's plaintext at a time. No message names a
+ * value.
  */
 #include "postgres.h"
 
@@ -60,18 +66,31 @@ wipe_chunk(void *arg)
 	sodium_memzero(w->ptr, w->len);
 }
 
-/* palloc0 in cxt; the bytes are wiped when cxt is reset or deleted. */
-static void *
-secret_alloc(MemoryContext cxt, Size len)
+/*
+ * Wipe len bytes at ptr when cxt is reset or deleted (on success and on error
+ * alike: an aborted transaction deletes the context). ptr must live at least
+ * as long as cxt, i.e. be allocated in cxt.
+ */
+static void
+secret_register(MemoryContext cxt, void *ptr, Size len)
 {
 	WipeChunk  *w = MemoryContextAlloc(cxt, sizeof(WipeChunk));
 
-	w->ptr = MemoryContextAllocZero(cxt, len);
+	w->ptr = ptr;
 	w->len = len;
 	w->cb.func = wipe_chunk;
 	w->cb.arg = w;
 	MemoryContextRegisterResetCallback(cxt, &w->cb);
-	return w->ptr;
+}
+
+/* palloc0 in cxt; the bytes are wiped when cxt is reset or deleted. */
+static void *
+secret_alloc(MemoryContext cxt, Size len)
+{
+	void	   *ptr = MemoryContextAllocZero(cxt, len);
+
+	secret_register(cxt, ptr, len);
+	return ptr;
 }
 
 /* A child context for one operation's secrets; delete it when done. */
@@ -469,6 +488,18 @@ col_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int attnum)
 	return !datum_image_eq(o, n, att->attbyval, att->attlen);
 }
 
+/* A new fingerprint: keyed BLAKE2b of the canonical plaintext under secret. */
+static bytea *
+fingerprint(const uint8 *pt, size_t ptlen, const uint8 *secret)
+{
+	bytea	   *fp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
+
+	SET_VARSIZE(fp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
+	crypto_generichash((unsigned char *) VARDATA(fp), VREG_FINGERPRINT_BYTES,
+					   pt, ptlen, secret, VREG_FP_SECRET_BYTES);
+	return fp;
+}
+
 PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
 
 /*
@@ -485,6 +516,14 @@ PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
  *								  with the fingerprint that came with it
  * On UPDATE, a url change without newly supplied credentials clears them, and
  * the fingerprint cannot be changed on its own.
+ *
+ * Wiping: every buffer of this function that holds plaintext lives in scxt
+ * and is wiped when scxt is deleted (here, or by the abort of the
+ * transaction): the detoasted copy of the submitted jsonb (detoasting copies
+ * a short-header, compressed or out-of-line value and returns the tuple's own
+ * bytes otherwise; only a copy is ours to wipe), the canonical plaintext, an
+ * opened envelope and the fingerprint secret. The submitted value itself
+ * belongs to the executor's tuple, like the statement text.
  */
 Datum
 containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
@@ -494,7 +533,8 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 	TupleDesc	td;
 	UpstreamCols c;
 	HeapTuple	oldtup = NULL,
-				newtup;
+				newtup,
+				result;
 	bool		is_update;
 	bool		isnull;
 	Datum		creds;
@@ -506,6 +546,9 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 	bool		newnulls[2] = {false, false};
 	int			cols[2];
 	bytea	   *empty_fp;
+	MemoryContext scxt;
+	MemoryContext oldcxt;
+	Jsonb	   *jb;
 
 	rel = trigdata->tg_relation;
 	td = RelationGetDescr(rel);
@@ -543,33 +586,31 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 	SET_VARSIZE(empty_fp, VARHDRSZ);
 
 	/* No credentials: NULL and an empty fingerprint. */
+	newvals[0] = (Datum) 0;
+	newnulls[0] = true;
+	newvals[1] = PointerGetDatum(empty_fp);
 	if (creds_null)
-	{
-		newvals[0] = (Datum) 0;
-		newnulls[0] = true;
-		newvals[1] = PointerGetDatum(empty_fp);
 		return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls));
-	}
 
+	scxt = secret_context();
+	oldcxt = MemoryContextSwitchTo(scxt);
+	jb = DatumGetJsonbP(creds);
+	MemoryContextSwitchTo(oldcxt);
+	if ((Pointer) jb != DatumGetPointer(creds))
+		secret_register(scxt, jb, VARSIZE(jb));
+
+	if (jsonb_is_envelope(jb))
 	{
-		Jsonb	   *jb = DatumGetJsonbP(creds);
+		bool		supplied = !is_update ||
+			col_changed(oldtup, newtup, td, c.credentials);
 
-		if (jsonb_is_envelope(jb))
+		if (!supplied)
 		{
-			bool		supplied = !is_update ||
-				col_changed(oldtup, newtup, td, c.credentials);
-
-			if (!supplied)
+			/* UPDATE that does not touch credentials. */
+			if (col_changed(oldtup, newtup, td, c.url))
+				result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
+			else
 			{
-				/* UPDATE that does not touch credentials. */
-				if (col_changed(oldtup, newtup, td, c.url))
-				{
-					newvals[0] = (Datum) 0;
-					newnulls[0] = true;
-					newvals[1] = PointerGetDatum(empty_fp);
-					return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-																	 newvals, newnulls));
-				}
 				if (col_changed(oldtup, newtup, td, c.id))
 					ereport(ERROR,
 							(errcode(ERRCODE_CHECK_VIOLATION),
@@ -583,136 +624,161 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 							 errmsg("credentials_fingerprint of " ROW_FMT " cannot be changed on its own",
 									upstream_id, group_id),
 							 errdetail("The fingerprint is computed when credentials are written.")));
-				return PointerGetDatum(newtup);
+				result = newtup;
 			}
-			/* An envelope supplied as it is (restore, COPY, rotation). */
-			{
-				VregEnvelope *env = palloc(sizeof(VregEnvelope));
-				Datum		fp;
+		}
+		else if (is_update)
+		{
+			/*
+			 * An UPDATE that writes an envelope (rotation, or one copied by
+			 * hand): it must open on this row, and the fingerprint
+			 * is computed again from what it holds, so that uniqueness
+			 * compares what is really stored.
+			 */
+			VregEnvelope *env = palloc(sizeof(VregEnvelope));
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen = row_ad(group_id, upstream_id, ad);
+			size_t		ptlen = 0;
+			uint8	   *pt;
+			VregCredSet set;
+			const char *problem;
 
-				decode_envelope(jb, env, what);
-				if (is_update)
-				{
-					/*
-					 * An UPDATE that writes an envelope (rotation, or one
-					 * copied by hand): it must open on this row, and the
-					 * fingerprint is computed again from what it holds, so
-					 * that uniqueness compares what is really stored.
-					 */
-					MemoryContext scxt = secret_context();
-					uint8		ad[VREG_ENV_AD_MAX];
-					size_t		adlen = row_ad(group_id, upstream_id, ad);
-					size_t		ptlen = 0;
-					uint8	   *pt = open_envelope(env, ad, adlen, scxt, &ptlen, what);
-					VregCredSet set;
-					const char *problem = vreg_cred_parse_canonical(pt, ptlen, &set);
-					uint8	   *secret;
-					bytea	   *newfp;
-
-					if (problem != NULL)
-						ereport(ERROR,
-								(errcode(ERRCODE_DATA_EXCEPTION),
-								 errmsg("credentials of %s opened but are not valid: %s",
-										what, problem)));
-					secret = get_fp_secret(scxt, true);
-					newfp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
-					SET_VARSIZE(newfp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
-					crypto_generichash((unsigned char *) VARDATA(newfp), VREG_FINGERPRINT_BYTES,
-									   pt, ptlen, secret, VREG_FP_SECRET_BYTES);
-					MemoryContextDelete(scxt);	/* wipes the plaintext and secret */
-					pfree(env);
-					newvals[0] = creds;
-					newvals[1] = PointerGetDatum(newfp);
-					return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-																	 newvals, newnulls));
-				}
-				pfree(env);
-				fp = heap_getattr(newtup, c.fingerprint, td, &isnull);
-
-				if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(fp)) != VREG_FINGERPRINT_BYTES)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("sealed credentials for %s come without their credentials_fingerprint", what),
-							 errdetail("A sealed envelope is stored as it is only together with the %d-byte fingerprint it was written with (as pg_dump writes them).",
-									   VREG_FINGERPRINT_BYTES),
-							 errhint("Write plaintext credentials as {\"username\": \"...\", \"password\": \"...\"}; they are sealed on write.")));
-			}
-			return PointerGetDatum(newtup);
+			decode_envelope(jb, env, what);
+			pt = open_envelope(env, ad, adlen, scxt, &ptlen, what);
+			problem = vreg_cred_parse_canonical(pt, ptlen, &set);
+			if (problem != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("credentials of %s opened but are not valid: %s",
+								what, problem)));
+			newvals[0] = creds;
+			newnulls[0] = false;
+			newvals[1] = PointerGetDatum(fingerprint(pt, ptlen, get_fp_secret(scxt, true)));
+			pfree(env);
+			result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
 		}
 		else
 		{
-			VregCredSet set;
-			MemoryContext scxt;
-			uint8	   *canon;
-			size_t		canonlen;
-			uint8	   *secret;
-			bytea	   *fp;
-			uint8		ad[VREG_ENV_AD_MAX];
-			size_t		adlen;
-			Jsonb	   *sealed;
+			/* An envelope supplied as it is (restore, COPY). */
+			VregEnvelope *env = palloc(sizeof(VregEnvelope));
+			Datum		fp;
 
-			if (!validate_plaintext(jb, &set, what))
-			{
-				newvals[0] = (Datum) 0;
-				newnulls[0] = true;
-				newvals[1] = PointerGetDatum(empty_fp);
-				return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-																 newvals, newnulls));
-			}
-			scxt = secret_context();
-			canon = secret_alloc(scxt, VREG_CRED_CANON_MAX);
-			canonlen = vreg_cred_canonical(&set, canon, VREG_CRED_CANON_MAX);
-			if (canonlen == 0)
-				elog(ERROR, "canonical credentials buffer too small");
-
-			secret = get_fp_secret(scxt, true);
-			fp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
-			SET_VARSIZE(fp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
-			crypto_generichash((unsigned char *) VARDATA(fp), VREG_FINGERPRINT_BYTES,
-							   canon, canonlen, secret, VREG_FP_SECRET_BYTES);
-
-			adlen = row_ad(group_id, upstream_id, ad);
-			sealed = seal_to_jsonb(canon, canonlen, ad, adlen);
-			MemoryContextDelete(scxt);	/* wipes canon and secret */
-
-			newvals[0] = JsonbPGetDatum(sealed);
-			newvals[1] = PointerGetDatum(fp);
-			return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-															 newvals, newnulls));
+			decode_envelope(jb, env, what);
+			pfree(env);
+			fp = heap_getattr(newtup, c.fingerprint, td, &isnull);
+			if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(fp)) != VREG_FINGERPRINT_BYTES)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("sealed credentials for %s come without their credentials_fingerprint", what),
+						 errdetail("A sealed envelope is stored as it is only together with the %d-byte fingerprint it was written with (as pg_dump writes them).",
+								   VREG_FINGERPRINT_BYTES),
+						 errhint("Write plaintext credentials as {\"username\": \"...\", \"password\": \"...\"}; they are sealed on write.")));
+			result = newtup;
 		}
 	}
+	else
+	{
+		VregCredSet set;
+
+		if (!validate_plaintext(jb, &set, what))
+			result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
+		else
+		{
+			uint8	   *canon = secret_alloc(scxt, VREG_CRED_CANON_MAX);
+			size_t		canonlen = vreg_cred_canonical(&set, canon, VREG_CRED_CANON_MAX);
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen = row_ad(group_id, upstream_id, ad);
+
+			if (canonlen == 0)
+				elog(ERROR, "canonical credentials buffer too small");
+			newvals[1] = PointerGetDatum(fingerprint(canon, canonlen, get_fp_secret(scxt, true)));
+			newvals[0] = JsonbPGetDatum(seal_to_jsonb(canon, canonlen, ad, adlen));
+			newnulls[0] = false;
+			result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
+		}
+	}
+	MemoryContextDelete(scxt);	/* wipes the plaintext copies and the secret */
+	return PointerGetDatum(result);
 }
 
 /* ---------------------------------------------------------------------
  * upstream_credentials(group_id, upstream_id)
  * --------------------------------------------------------------------- */
 
-/* Build {"username": ..., "password": ...} from a parsed canonical form. */
+/* Order of jsonb object keys: shorter first, then bytewise (lengthCompareJsonbString). */
+static int
+jsonb_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+/*
+ * Build {"username": ..., "password": ...} from a parsed canonical form, in
+ * one allocation of its exact size. (pushJsonbValue/JsonbValueToJsonb grow
+ * their buffer with repalloc, which frees the smaller copies of the plaintext
+ * without wiping them.) The bytes are PostgreSQL's jsonb format for an
+ * object whose keys and values are all strings: the container header, 2n
+ * JEntries (the keys in jsonb key order, then their values in the same
+ * order), then the key bytes and the value bytes in that order; strings need
+ * no padding, and every JB_OFFSET_STRIDE'th JEntry holds the end offset of
+ * its data instead of its length. The result is the function's answer: the
+ * caller owns it.
+ */
 static Jsonb *
 set_to_jsonb(const VregCredSet *set)
 {
-	JsonbParseState *st = NULL;
-	JsonbValue	k,
-				v,
-			   *res;
-	int			i;
+	int			order[VREG_CRED_MAX_KEYS];
+	int			n = 0;
+	int			i,
+				j,
+				k;
+	Size		datalen = 0;
+	Size		total;
+	Jsonb	   *jb;
+	char	   *data;
+	uint32		off = 0;
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; i < vreg_cred_nkeys; i++)
 	{
+		const char *name = vreg_cred_keys[i].name;
+
 		if (!(set->present & (1u << i)))
 			continue;
-		k.type = jbvString;
-		k.val.string.val = (char *) vreg_cred_keys[i].name;
-		k.val.string.len = strlen(vreg_cred_keys[i].name);
-		pushJsonbValue(&st, WJB_KEY, &k);
-		v.type = jbvString;
-		v.val.string.val = (char *) set->val[i];
-		v.val.string.len = set->len[i];
-		pushJsonbValue(&st, WJB_VALUE, &v);
+		/* insertion sort by jsonb key order */
+		for (j = n; j > 0; j--)
+		{
+			const char *prev = vreg_cred_keys[order[j - 1]].name;
+
+			if (jsonb_key_cmp(prev, strlen(prev), name, strlen(name)) < 0)
+				break;
+			order[j] = order[j - 1];
+		}
+		order[j] = i;
+		n++;
+		datalen += strlen(name) + set->len[i];
 	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	if (datalen > JENTRY_OFFLENMASK)
+		elog(ERROR, "credentials too long for jsonb");
+	total = offsetof(Jsonb, root) + offsetof(JsonbContainer, children) +
+		2 * n * sizeof(JEntry) + datalen;
+	jb = palloc(total);
+	SET_VARSIZE(jb, total);
+	jb->root.header = (uint32) n | JB_FOBJECT;
+	data = (char *) &jb->root.children[2 * n];
+	for (k = 0; k < 2 * n; k++)
+	{
+		int			key = order[k % n];
+		const char *bytes = k < n ? vreg_cred_keys[key].name : set->val[key];
+		size_t		len = k < n ? strlen(vreg_cred_keys[key].name) : set->len[key];
+
+		memcpy(data + off, bytes, len);
+		off += len;
+		jb->root.children[k] = JENTRY_ISSTRING |
+			((k % JB_OFFSET_STRIDE) == 0 ? (off | JENTRY_HAS_OFF) : (uint32) len);
+	}
+	return jb;
 }
 
 /* Open one upstream's envelope into plaintext canonical bytes in scxt. */
@@ -798,6 +864,27 @@ containers_vreg_upstream_credentials(PG_FUNCTION_ARGS)
  * rotate_credentials(batch_size)
  * --------------------------------------------------------------------- */
 
+/*
+ * Open one upstream's envelope (a jsonb Datum) and seal its plaintext again
+ * under the sealing key. Everything of the row (the plaintext, the envelope's
+ * detoasted copy, the new envelope) is allocated in rowcxt: the caller resets
+ * it after each row, which wipes the plaintext, so a batch never holds more
+ * than one row's plaintext.
+ */
+static Jsonb *
+reseal_upstream(Datum envelope, int64 group_id, int64 upstream_id, MemoryContext rowcxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(rowcxt);
+	uint8		ad[VREG_ENV_AD_MAX];
+	size_t		adlen = row_ad(group_id, upstream_id, ad);
+	size_t		ptlen = 0;
+	uint8	   *pt = open_upstream(DatumGetJsonbP(envelope), group_id, upstream_id, rowcxt, &ptlen);
+	Jsonb	   *sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+
+	MemoryContextSwitchTo(old);
+	return sealed;
+}
+
 PG_FUNCTION_INFO_V1(containers_vreg_rotate_credentials);
 
 Datum
@@ -807,6 +894,7 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 	uint32		sealing_kid;
 	int64		changed = 0;
 	MemoryContext scxt;
+	MemoryContext rowcxt;
 	Jsonb	   *jb;
 	uint64		i,
 				n;
@@ -824,6 +912,7 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 
 	sealing_kid = vreg_keyring_sealing_kid();
 	scxt = secret_context();
+	rowcxt = AllocSetContextCreate(scxt, "containers_vreg row secrets", ALLOCSET_SMALL_SIZES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -878,24 +967,19 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 			bool		isnull;
 			int64		group_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
 			int64		upstream_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			Jsonb	   *row = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-			uint8		ad[VREG_ENV_AD_MAX];
-			size_t		adlen = row_ad(group_id, upstream_id, ad);
-			size_t		ptlen = 0;
-			uint8	   *pt = open_upstream(row, group_id, upstream_id, scxt, &ptlen);
-			Jsonb	   *sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+			Datum		row = SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull);
 			Oid			uargtypes[3] = {INT8OID, INT8OID, JSONBOID};
 			Datum		uargs[3];
 
-			sodium_memzero(pt, ptlen);
 			uargs[0] = Int64GetDatum(group_id);
 			uargs[1] = Int64GetDatum(upstream_id);
-			uargs[2] = JsonbPGetDatum(sealed);
+			uargs[2] = JsonbPGetDatum(reseal_upstream(row, group_id, upstream_id, rowcxt));
 			ret = SPI_execute_with_args("UPDATE containers_vreg.upstreams SET credentials = $3"
 										" WHERE group_id = $1 AND id = $2",
 										3, uargtypes, uargs, NULL, false, 0);
 			if (ret != SPI_OK_UPDATE)
 				elog(ERROR, "re-sealing credentials failed: %s", SPI_result_code_string(ret));
+			MemoryContextReset(rowcxt); /* wipes this row's plaintext */
 			changed++;
 		}
 	}
@@ -903,3 +987,4 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 	MemoryContextDelete(scxt);
 	PG_RETURN_INT64(changed);
 }
+
