@@ -116,3 +116,16 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION @extschema@.cache_entries_truncate_usage() IS
   'Trigger (internal): AFTER TRUNCATE statement trigger on cache_entries that empties usage_deltas. Rule: the usage counters always equal what the entries add up to. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+
+-- ---------------------------------------------------------------------------
+-- reset_credentials_secret(): the way out when the fingerprint secret does
+-- not open (a restore onto a server whose keyring has other keys locked every
+-- write of credentials).
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.reset_credentials_secret(dry_run boolean DEFAULT true)
+RETURNS TABLE (group_id bigint, upstream_id bigint, key_id integer, action text, detail text)
+  AS 'MODULE_PATHNAME', 'containers_vreg_reset_credentials_secret'
+  LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.reset_credentials_secret(boolean) IS
+  'reset_credentials_secret(dry_run boolean DEFAULT true) -> setof (group_id bigint, upstream_id bigint, key_id integer, action text, detail text). The way out when the credentials fingerprint secret does not open under the current keyring (after a restore onto a server whose keyring has other keys every write of credentials fails with 22000 or 55000, and rotate_credentials() has nothing to do). Replaces the secret with a fresh one sealed under the keyring''s sealing (highest) key. Every upstream whose envelope opens under the current keyring keeps its credentials, re-sealed under the sealing key, with its fingerprint computed under the new secret (action ''recomputed''); every envelope that no key opens is cleared: credentials NULL, fingerprint empty (action ''cleared''; detail says why: the key is not in the keyring, the envelope does not authenticate, or it is malformed). The first row (group_id and upstream_id NULL, action ''replaced'') tells what became of the old secret and which key seals the new one; then one row per upstream with credentials in (group_id, upstream_id) order, key_id being the key its envelope was sealed under. With dry_run true (the default) it only reports; with false it applies everything in one statement, all or nothing, under SHARE ROW EXCLUSIVE locks on upstreams and credentials_secret. Errors: 23505 when afterwards two upstreams of a group would have the same url and the same credentials (or both none): the message names both and nothing is changed (a dry run reports them as action ''conflict''); 22004 dry_run NULL; 55000 no keyring configured; 58P01/42501/F0000 keyring file missing, unreadable or malformed. Not executable by PUBLIC: the extension owner or a superuser runs it. Rule: fingerprints compare only under one secret, so a new secret means every fingerprint is computed again, and credentials that no key opens can never be used and are removed rather than kept.';
+REVOKE ALL ON FUNCTION @extschema@.reset_credentials_secret(boolean) FROM PUBLIC;
