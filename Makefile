@@ -41,7 +41,14 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
-.PHONY: deps demo test bench soak fuzz FORCE
+# make clean also removes the scratch directory of make test / demo / bench /
+# soak (.pgtmp, or the temporary directory it links to), unless a server still
+# runs from it.
+clean: clean-scratch
+clean-scratch:
+	@bash -c '. scripts/pgcluster.sh && pgc_clean_scratch'
+
+.PHONY: deps demo test bench soak fuzz FORCE clean-scratch
 
 # Install the Debian packages the project needs (root only; a no-op when present).
 deps:

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`, called by .ci/run).
 #
-# Installs the extension into a private copy of the PostgreSQL tree under
-# .pgtmp/ (no system directory is written, so several checkouts can test at
-# once), starts a throwaway cluster, runs pg_regress, the isolation specs and
-# every test/scripts/*.sh, and ends with the line `N passed, N failed`.
+# Installs the extension into a private copy of the PostgreSQL tree in the
+# checkout's scratch directory .pgtmp (no system directory is written, so
+# several checkouts can test at once; see scripts/pgcluster.sh for where it
+# lives), starts a throwaway cluster, runs the harness self-test, pg_regress,
+# the isolation specs and every test/scripts/*.sh, and ends with the line
+# `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
-TMP="$TOP/.pgtmp"
 . scripts/pgcluster.sh
 
 passed=0 failed=0 skipped=0
@@ -23,7 +24,9 @@ count_pg_regress() {  # $1: output file, $2: suite name
 }
 
 echo "== private PostgreSQL tree and build"
-pgc_private_tree "$TMP" || exit 1
+pgc_scratch || { echo "0 passed, 1 failed"; exit 1; }
+TMP=$PGC_SCRATCH
+pgc_private_tree "$TMP" || { echo "0 passed, 1 failed"; exit 1; }
 if ! make -s install PG_CONFIG="$PGC_PG_CONFIG" >"$TMP/install.log" 2>&1; then
   cat "$TMP/install.log"; echo "0 passed, 1 failed"; exit 1
 fi
@@ -33,7 +36,7 @@ pgc_init "$TMP/cluster" || { echo "0 passed, 1 failed"; exit 1; }
 for f in test/cluster.conf.d/*.sh; do [ -e "$f" ] && . "$f"; done
 pgc_startonly || { echo "0 passed, 1 failed"; exit 1; }
 trap pgc_stop EXIT
-export PGHOST PGPORT PGUSER PGC_BINDIR PGC_PG_CONFIG PGC_DIR TOP
+export PGHOST PGPORT PGUSER PGC_BINDIR PGC_PG_CONFIG PGC_DIR PGC_SCRATCH TOP
 
 echo "== pg_regress and isolation"
 rm -rf results output_iso regression.diffs regression.out
@@ -49,7 +52,7 @@ for d in regression.diffs output_iso/regression.diffs; do
 done
 
 echo "== scripted tests"
-for t in test/scripts/*.sh; do
+for t in test/harness/selftest.sh test/scripts/*.sh; do
   [ -e "$t" ] || continue
   name=$(basename "$t" .sh)
   out="$TMP/script-$name.log"
