@@ -4,6 +4,8 @@
 #                            (or PG_CONFIG=...) names. Needs only pg_config,
 #                            the server headers and libsodium; installs no
 #                            packages.
+#   make installcheck        pg_regress tests and isolation specs against the
+#                            running server of PGHOST/PGPORT/PGUSER
 #   make demo, make test     Quick start (README): these, bench and soak
 #                            install missing Debian packages (scripts/deps.sh)
 #   PG_CFLAGS=-Werror        warnings as errors (CI sets it: .ci/run)
@@ -28,7 +30,8 @@ FROZEN_SQL  = $(filter-out $(INSTALL_SQL) $(UPGRADE_SQL),$(wildcard sql/$(EXTENS
 DATA        = $(INSTALL_SQL) $(UPGRADE_SQL) $(FROZEN_SQL)
 EXTRA_CLEAN = $(INSTALL_SQL)
 
-REGRESS     = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
+ALL_REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
+REGRESS     = $(ALL_REGRESS)
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 ISOLATION   = $(sort $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
@@ -59,6 +62,19 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
+# make installcheck: the tests that seal or open credentials need the server's
+# containers_vreg.keyring_file to name a keyring with keys 1 and 2 (a setting
+# that only postgresql.conf can change). On a server without one they are left
+# out, and installcheck says so; make test always has one.
+KEYRING_REGRESS = credentials hardening hostile_input
+KEYRING_MISSING = $(eval KEYRING_MISSING := $$(shell bash $(srcdir)/scripts/installcheck_keyring.sh '$(bindir)/psql'))$(KEYRING_MISSING)
+ifneq ($(origin REGRESS),command line)
+installcheck: REGRESS = $(if $(KEYRING_MISSING),$(filter-out $(KEYRING_REGRESS),$(ALL_REGRESS)),$(ALL_REGRESS))
+installcheck: installcheck-keyring
+endif
+installcheck-keyring:
+	@$(if $(KEYRING_MISSING),echo "installcheck: not running $(filter $(KEYRING_REGRESS),$(ALL_REGRESS)): $(KEYRING_MISSING) (README, Testing)",:)
+
 # make clean also removes the scratch directory of make test / demo / bench /
 # soak (.pgtmp, or the temporary directory it links to), unless a server still
 # runs from it.
@@ -66,7 +82,7 @@ clean: clean-scratch
 clean-scratch:
 	@bash -c '. scripts/pgcluster.sh && pgc_clean_scratch'
 
-.PHONY: deps demo test bench soak fuzz FORCE clean-scratch
+.PHONY: deps demo test bench soak fuzz FORCE installcheck-keyring clean-scratch
 
 # PG_CONFIG goes to the scripts only when it was given (make PG_CONFIG=...).
 SCRIPT_ENV = $(if $(filter command line environment,$(origin PG_CONFIG)),PG_CONFIG='$(PG_CONFIG)')
