@@ -8,6 +8,7 @@
 #                            running server of PGHOST/PGPORT/PGUSER
 #   make demo, make test     Quick start (README): these, bench and soak
 #                            install missing Debian packages (scripts/deps.sh)
+#   V=1                      make test shows every detail, not only failures
 #   PG_CFLAGS=-Werror        warnings as errors (CI sets it: .ci/run)
 #
 # The version comes from the control file (one source of truth). The install
@@ -100,7 +101,7 @@ demo:
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test:
 	@bash scripts/deps.sh test
-	@$(SCRIPT_ENV) bash test/run_all.sh
+	@V='$(V)' $(SCRIPT_ENV) bash test/run_all.sh
 
 # Generate SCALE cache entries (default 200000) on a throwaway cluster and run
 # the pgbench comparisons (test/bench/run.sh).
