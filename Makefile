@@ -29,7 +29,7 @@ UPGRADE_SQL = $(wildcard sql/$(EXTENSION)--*--*.sql)
 # Released install scripts that are frozen and committed (needed by upgrade tests).
 FROZEN_SQL  = $(filter-out $(INSTALL_SQL) $(UPGRADE_SQL),$(wildcard sql/$(EXTENSION)--*.sql))
 DATA        = $(INSTALL_SQL) $(UPGRADE_SQL) $(FROZEN_SQL)
-EXTRA_CLEAN = $(INSTALL_SQL)
+EXTRA_CLEAN = $(INSTALL_SQL) test/isolation/output_iso test/fuzz/bin test/bench/out
 
 ALL_REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS     = $(ALL_REGRESS)
