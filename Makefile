@@ -29,6 +29,7 @@ UPGRADE_SQL = $(wildcard sql/$(EXTENSION)--*--*.sql)
 # Released install scripts that are frozen and committed (needed by upgrade tests).
 FROZEN_SQL  = $(filter-out $(INSTALL_SQL) $(UPGRADE_SQL),$(wildcard sql/$(EXTENSION)--*.sql))
 DATA        = $(INSTALL_SQL) $(UPGRADE_SQL) $(FROZEN_SQL)
+DOCS        = README.md CHANGELOG.md LICENSE
 EXTRA_CLEAN = $(INSTALL_SQL) test/isolation/output_iso test/fuzz/bin test/bench/out
 
 ALL_REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
@@ -53,6 +54,10 @@ include $(PGXS)
 ifneq (,$(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)))
 override CFLAGS += -Wno-unknown-warning-option -Wno-ignored-optimization-argument -Wno-ignored-attributes
 endif
+
+# The documentation goes to <docdir>/containers_vreg/, not to the extension/
+# directory every module shares (README.md would collide there).
+docmoduledir := $(EXTENSION)
 
 # Regenerated on every build (it is cheap), so a removed or renamed source
 # file can never leave a stale install script behind.
