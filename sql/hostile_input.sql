@@ -43,7 +43,7 @@ SELECT vreg_test.state() AS s0 \gset
 -- A new function fails this test until it is added to the sweep below.
 CREATE TABLE hostile_t.covered (f regprocedure);
 INSERT INTO hostile_t.covered VALUES
-  ('containers_vreg.check_upstream_url(text)'), ('containers_vreg.object_storage_prefix(bigint)'),
+  ('containers_vreg.check_upstream_url(text,boolean)'), ('containers_vreg.object_storage_prefix(bigint)'),
   ('containers_vreg.create_hash_partitions(regclass,integer)'),
   ('containers_vreg.attach_upstream(bigint,bigint,bigint)'),
   ('containers_vreg.move_upstream(bigint,bigint,bigint,integer)'),

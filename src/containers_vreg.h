@@ -23,6 +23,9 @@
 /* Creation of the credentials fingerprint secret (key 1). */
 #define VREG_LOCKCLASS_CREDENTIALS_SECRET	0x7653
 
+/* containers_vreg.allow_local_upstreams */
+extern bool vreg_allow_local_upstreams;
+
 extern void vreg_lock_group_key(int64 key, uint16 lockclass);
 
 #endif							/* CONTAINERS_VREG_H */
