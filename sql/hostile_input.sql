@@ -71,7 +71,8 @@ INSERT INTO hostile_t.covered VALUES
   ('containers_vreg.rebuild_usage(bigint)'),
   ('containers_vreg.begin_fetch(bigint,bigint,text,bigint,interval)'),
   ('containers_vreg.release_fetch(bigint,bigint,text)'),
-  ('containers_vreg.store_cache_entry(bigint,bigint,text,text,bigint,bytea,text,text,text,bytea,text)');
+  ('containers_vreg.store_cache_entry(bigint,bigint,text,text,bigint,bytea,text,text,text,bytea,text)'),
+  ('containers_vreg.lock_group_usage(bigint)');
 SELECT p.oid::regprocedure AS not_covered
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -150,7 +151,8 @@ INSERT INTO hostile_t.calls VALUES
   ('release_fetch', 'upstream_id', 'bigint', 'SELECT containers_vreg.release_fetch(1, %s, ''alpine/manifests/new'')'),
   ('store_cache_entry', 'group_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(%s, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
   ('store_cache_entry', 'upstream_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, %s, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
-  ('store_cache_entry', 'size', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', %s, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size');
+  ('store_cache_entry', 'size', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', %s, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
+  ('lock_group_usage', 'group_id', 'bigint', 'SELECT containers_vreg.lock_group_usage(%s)');
 
 -- A scratch hash-partitioned table without partitions for create_hash_partitions.
 CREATE TABLE hostile_t.hp (k bigint) PARTITION BY HASH (k);
