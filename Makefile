@@ -41,7 +41,7 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
-.PHONY: deps demo test bench soak fuzz FORCE
+.PHONY: deps demo test e2e bench soak fuzz FORCE
 
 # Install the Debian packages the project needs (root only; a no-op when present).
 deps:
@@ -59,6 +59,10 @@ bench: deps all
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test: deps all
 	bash test/run_all.sh
+
+# Real pulls through the reference registry service (also part of make test).
+e2e: deps all
+	bash test/scripts/e2e.sh
 
 # Sustained mixed load on a throwaway cluster: make soak DURATION=3600
 soak: deps all

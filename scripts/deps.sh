@@ -12,6 +12,9 @@ packages=(
   clang libclang-rt-14-dev
   gnuplot-nox
   util-linux procps
+  # end-to-end pulls (test/scripts/e2e.sh, test/e2e/): upstream registry,
+  # OCI client, htpasswd, the reference service's driver
+  docker-registry skopeo umoci apache2-utils python3-psycopg curl
 )
 
 missing=()
@@ -32,5 +35,12 @@ apt-get update -qq
 mkdir -p /etc/postgresql-common
 if ! grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
   echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+fi
+# docker-registry's package would start a system registry on port 5000: the
+# tests run their own on free loopback ports, so no service is started here.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
 fi
 apt-get install -y -qq "${missing[@]}" >/dev/null
