@@ -88,7 +88,7 @@ clean: clean-scratch
 clean-scratch:
 	@bash -c '. scripts/pgcluster.sh && pgc_clean_scratch'
 
-.PHONY: deps demo test bench soak fuzz FORCE installcheck-keyring clean-scratch
+.PHONY: deps demo test e2e bench soak fuzz FORCE installcheck-keyring clean-scratch
 
 # PG_CONFIG goes to the scripts only when it was given (make PG_CONFIG=...).
 SCRIPT_ENV = $(if $(filter command line environment,$(origin PG_CONFIG)),PG_CONFIG='$(PG_CONFIG)')
@@ -113,6 +113,11 @@ test:
 bench:
 	@bash scripts/deps.sh bench
 	@$(SCRIPT_ENV) $(if $(SCALE),SCALE='$(SCALE)') bash test/bench/run.sh
+
+# Real pulls through the reference registry service (also part of make test).
+e2e:
+	@bash scripts/deps.sh e2e
+	@$(SCRIPT_ENV) bash test/scripts/e2e.sh
 
 # Sustained mixed load on a throwaway cluster: make soak DURATION=3600
 soak:

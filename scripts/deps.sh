@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What containers_vreg needs to build, demo and test.
 #
-#   scripts/deps.sh [build|demo|test|bench|soak|fuzz|all]      (default: all)
+#   scripts/deps.sh [build|demo|test|e2e|bench|soak|fuzz|all]      (default: all)
 #
 # Checks for the commands, headers and server files themselves, so it is a
 # quiet no-op wherever they are present, whatever the system. Only when
@@ -17,12 +17,14 @@
 #          pg_restore, pgrep, PL/Proxy; optional: clang with libFuzzer
 #   bench  demo + pgbench; optional: pgcrypto, gnuplot
 #   soak   demo + pgbench, pgrep
+#   e2e    demo + pg_basebackup and the end-to-end tools: docker-registry,
+#          skopeo, htpasswd, curl, Debian's python3 with psycopg
 #   fuzz   clang with libFuzzer
 #   all    everything above
 set -uo pipefail
 target=${1:-all}
-case $target in build|demo|test|bench|soak|fuzz|all) ;; *)
-  echo "usage: $0 [build|demo|test|bench|soak|fuzz|all]" >&2; exit 2 ;;
+case $target in build|demo|test|e2e|bench|soak|fuzz|all) ;; *)
+  echo "usage: $0 [build|demo|test|e2e|bench|soak|fuzz|all]" >&2; exit 2 ;;
 esac
 
 PG_MAJOR=${PG_MAJOR:-15}
@@ -54,7 +56,9 @@ probe() {
     libsodium)
       printf '#include <sodium.h>\nint main(void) { return sodium_init(); }\n' > "$work/s.c"
       "$CC" "$work/s.c" -o "$work/s" -lsodium ;;
-    initdb|pg_ctl|postgres|psql|pgbench|pg_dump|pg_restore) [ -n "$pgc" ] && [ -x "$bindir/$1" ] ;;
+    initdb|pg_ctl|postgres|psql|pgbench|pg_dump|pg_restore|pg_basebackup) [ -n "$pgc" ] && [ -x "$bindir/$1" ] ;;
+    docker-registry|skopeo|htpasswd|curl) command -v "$1" ;;
+    psycopg) /usr/bin/python3 -c 'import psycopg' ;;
     pg_regress) [ -n "$pgc" ] && [ -x "$pgxs/src/test/regress/pg_regress" ] ;;
     pg_isolation_regress) [ -n "$pgc" ] && [ -x "$pgxs/src/test/isolation/pg_isolation_regress" ] ;;
     plproxy|pgcrypto) [ -n "$pgc" ] && [ -r "$("$pgc" --sharedir)/extension/$1.control" ] ;;
@@ -77,7 +81,10 @@ package() {
     pg_config|server-headers|pg_regress) echo "postgresql-server-dev-$PG_MAJOR" ;;
     libsodium) echo libsodium-dev ;;
     initdb|pg_ctl|postgres|pgbench|pgcrypto|postgres-user) echo "postgresql-$PG_MAJOR" ;;
-    psql|pg_dump|pg_restore|pg_isolation_regress) echo "postgresql-client-$PG_MAJOR" ;;
+    psql|pg_dump|pg_restore|pg_basebackup|pg_isolation_regress) echo "postgresql-client-$PG_MAJOR" ;;
+    docker-registry|skopeo|curl) echo "$1" ;;
+    htpasswd) echo apache2-utils ;;
+    psycopg) echo python3-psycopg ;;
     plproxy) echo "postgresql-$PG_MAJOR-plproxy" ;;
     runuser) echo util-linux ;;
     pgrep) echo procps ;;
@@ -90,6 +97,7 @@ package() {
 why() {
   case $1 in
     libfuzzer) echo "the fuzz tests are skipped" ;;
+    docker-registry|skopeo|htpasswd|curl|psycopg|pg_basebackup) echo "the end-to-end pulls are skipped" ;;
     gnuplot) echo "make bench draws no plot" ;;
     pgcrypto) echo "make bench skips the pgcrypto comparison" ;;
   esac
@@ -101,12 +109,13 @@ required= optional=
 case $target in
   build) required=$build ;;
   demo)  required="$build $server" ;;
-  test)  required="$build $server pg_regress pg_isolation_regress pgbench pg_dump pg_restore pgrep plproxy"; optional="libfuzzer" ;;
+  test)  required="$build $server pg_regress pg_isolation_regress pgbench pg_dump pg_restore pgrep plproxy"; optional="libfuzzer docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
+  e2e)   required="$build $server docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
   bench) required="$build $server pgbench"; optional="pgcrypto gnuplot" ;;
   soak)  required="$build $server pgbench pgrep" ;;
   fuzz)  required="libfuzzer" ;;
   all)   required="$build $server pg_regress pg_isolation_regress pgbench pg_dump pg_restore pgrep plproxy"
-         optional="libfuzzer pgcrypto gnuplot" ;;
+         optional="libfuzzer pgcrypto gnuplot docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
 esac
 
 check() {
@@ -131,6 +140,7 @@ label() {
       postgres-user) out+=("a postgres OS user") ;;
       plproxy) out+=("PL/Proxy") ;;
       libfuzzer) out+=("clang with libFuzzer") ;;
+      psycopg) out+=("psycopg for /usr/bin/python3") ;;
       *) out+=("$n") ;;
     esac
   done
@@ -147,6 +157,13 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   mkdir -p /etc/postgresql-common
   if ! grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
     echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
+  fi
+  # docker-registry's package would start a system registry on port 5000; the
+  # tests start their own on free loopback ports, so no service starts here.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"
+    trap 'rm -rf "$work" "$policy"' EXIT
   fi
   apt-get update -qq && apt-get install -y -qq $pkgs >/dev/null
   check
