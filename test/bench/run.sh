@@ -16,6 +16,7 @@
 #   BENCH_OUT=test/bench/out       where results-<scale>.md and the plot go
 #   BENCH_WAIT_LOAD=1.5, BENCH_WAIT_MAX=1200
 #                         wait for a quieter machine before the timed runs
+#                         (load average), and before each line (run queue)
 #   BENCH_SMOKE=1         a smoke run (make test): the same figures, but no
 #                         PASS/MISS verdict on the goals (a tiny, short run on
 #                         a shared test cluster says nothing about them)
@@ -155,10 +156,23 @@ RES=$WORK/results.txt
 FAILED=0
 # bench NAME SCRIPT CLIENTS JOBS [pgbench -D options]: one timed run; appends
 # name|clients|tps|avg|p50|p99 (ms) to $RES.
+# quiet: with BENCH_WAIT_LOAD set, before each line wait (at most 120 s) until
+# the machine's run queue is nearly empty (other work would skew this line)
+quiet() {
+  [ -n "${BENCH_WAIT_LOAD:-}" ] || return 0
+  local t=0 busy
+  while [ "$t" -lt 120 ]; do
+    busy=$(for _ in 1 2 3 4 5 6 7 8 9 10; do awk '{ split($4, r, "/"); print r[1] - 1 }' /proc/loadavg; sleep 0.2; done |
+           awk '{ s += $1 } END { printf "%.1f", s / NR }')
+    awk -v b="$busy" 'BEGIN { exit !(b <= 0.5) }' && return 0
+    sleep 3; t=$((t + 5))
+  done
+}
 bench() {
   local name=$1 script=$2 c=$3 j=$4 d=$WORK/run-$1
   shift 4
   mkdir -p "$d"
+  quiet
   if ! (cd "$d" && "$PGBENCH" -n -M prepared -c "$c" -j "$j" -T "$SECS" -l --log-prefix="$d/log" \
           -D ng="$NG" -D m="$CUR_M" -D keys="$KEYS" "$@" -f "$WORK/scripts/$script" "$DB") >"$d/out" 2>&1; then
     echo "   $name: pgbench failed:" >&2; grep -m3 -iE 'error|fatal' "$d/out" >&2 || tail -5 "$d/out" >&2
