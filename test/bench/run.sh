@@ -299,6 +299,11 @@ if [ "$SCALING" = 1 ]; then
   bench "x10: resolve hit, blob at pos 5 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=5
   bench "x10: resolve hit, blob at pos 1 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=1
   bench "x10: resolve miss, 5 upstreams" resolve_miss.sql "$CLIENTS" "$JOBS"
+  PGOPTIONS=$GENERIC bench "x10: probe by digest, generic plan (pos 5)" probe_digest.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x10: resolve hit, tag at pos 5 of 5" resolve_tag.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x10: app: 2 round trips (pos 5)" app_two_trips.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x10: upsert_cache_entry (update)" upsert.sql "$CLIENTS" "$JOBS"
+  bench "x10: INSERT ON CONFLICT DO UPDATE" insert_on_conflict.sql "$CLIENTS" "$JOBS"
   scale_row "$(( ROWS * 10 ))" "x10: " >> "$SCALES"
 fi
 
@@ -341,6 +346,8 @@ if [ "$SCALING" = 1 ]; then
   add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / bare probe" "$(ratio "$X5" "$(tps_of "x10: probe, generic plan (pos 5)")")" ">= 0.9"
   add_ratio "at $(( ROWS * 10 )): resolve hit at pos 1 / at pos 5" "$(ratio "$(tps_of "x10: resolve hit, blob at pos 1 of 5")" "$X5")" ">= 0.95"
   add_ratio "at $(( ROWS * 10 )): resolve miss / resolve hit (pos 5)" "$(ratio "$(tps_of "x10: resolve miss, 5 upstreams")" "$X5")" ">= 0.9"
+  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / application's 2 round trips" "$(ratio "$X5" "$(tps_of "x10: app: 2 round trips (pos 5)")")" ">= 1.5"
+  add_ratio "at $(( ROWS * 10 )): upsert_cache_entry / INSERT ON CONFLICT DO UPDATE" "$(ratio "$(tps_of "x10: upsert_cache_entry (update)")" "$(tps_of "x10: INSERT ON CONFLICT DO UPDATE")")" ">= 0.9"
 else
   add_ratio "cost growth: resolve's x10 ratio / the bare probe's (BENCH_SCALING=0)" "" ">= 0.95"
 fi
