@@ -74,6 +74,10 @@ BEGIN
   END LOOP;
 END
 $$;
+-- Tables before indexes, as every query locks them: dropping a partitioned
+-- index locks each partition's index before its table, and a query that
+-- holds the table and waits for the index would deadlock with it.
+LOCK TABLE @extschema@.cache_entries IN ACCESS EXCLUSIVE MODE;
 DROP INDEX IF EXISTS @extschema@.cache_entries_live_path_key;
 DROP INDEX IF EXISTS @extschema@.cache_entries_live_digest_idx;
 

@@ -29,13 +29,25 @@ echo "== build and install into a private PostgreSQL tree (.pgtmp/bench)"
 make -s >/dev/null
 pgc_private_tree "$TOP/.pgtmp/bench"
 make -s install PG_CONFIG="$PGC_PG_CONFIG" >/dev/null
-pgc_init "$TOP/.pgtmp/bench/cluster" >/dev/null
 SB=${BENCH_SHARED_BUFFERS:-1GB}
-pgc_conf "shared_buffers = $SB"
-pgc_conf "maintenance_work_mem = 512MB"
-pgc_conf "max_wal_size = 8GB"
-pgc_conf "checkpoint_timeout = 30min"
-pgc_conf "jit = off"
+# BENCH_REUSE=1: the cluster and both databases of an earlier run at this
+# SCALE are still there (still at 0.2.0: a failed update changed nothing)
+REUSE=0
+if [ "${BENCH_REUSE:-0}" = 1 ] && [ -f "$TOP/.pgtmp/bench/cluster/data/PG_VERSION" ]; then
+  REUSE=1
+  PGC_DIR=$TOP/.pgtmp/bench/cluster
+  PGPORT=$(sed -n 's/^port = //p' "$PGC_DIR/data/postgresql.conf" | tail -1)
+  PGHOST=$PGC_DIR/sock PGUSER=postgres
+  export PGC_DIR PGPORT PGHOST PGUSER
+  SB=$(sed -n 's/^shared_buffers = //p' "$PGC_DIR/data/postgresql.conf" | tail -1)
+else
+  pgc_init "$TOP/.pgtmp/bench/cluster" >/dev/null
+  pgc_conf "shared_buffers = $SB"
+  pgc_conf "maintenance_work_mem = 512MB"
+  pgc_conf "max_wal_size = 8GB"
+  pgc_conf "checkpoint_timeout = 30min"
+  pgc_conf "jit = off"
+fi
 pgc_startonly
 LOAD=""
 trap 'kill $LOAD 2>/dev/null || true; pgc_stop; rm -rf "$WORK"' EXIT
@@ -44,6 +56,7 @@ export PGOPTIONS="-c client_min_messages=warning"
 
 # data at 0.2.0
 DB=vreg_upgrade
+if [ "$REUSE" = 0 ]; then
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 "${PSQL[@]}" -d "$DB" -c "CREATE EXTENSION containers_vreg VERSION '0.2.0'" -f "$BENCH/gen.sql"
 SEED=$TOP/../shared/data/oci-pulls/official-images.tsv
@@ -58,6 +71,11 @@ echo "== $ROWS entries at 0.2.0 in $(( $(date +%s) - t0 )) s"
 t0=$(date +%s)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE ${DB}_pre TEMPLATE $DB"
 echo "   copied for the prebuild run in $(( $(date +%s) - t0 )) s"
+else
+  awk -F'\t' 'NR > 1 && $1 ~ /^[a-z0-9._\/-]+$/ { print $1 }' "$TOP/../shared/data/oci-pulls/official-images.tsv" 2>/dev/null | sort -u | awk '{ print NR "\t" $0 }' > "$WORK/names.tsv"
+  [ -s "$WORK/names.tsv" ] || "${PSQL[@]}" -d "$DB" -c "SELECT n || E'\t' || name FROM vreg_bench.names ORDER BY n" > "$WORK/names.tsv"
+  echo "== reusing the $ROWS entries of the earlier run"
+fi
 NN=$(wc -l < "$WORK/names.tsv")
 NAMES=$("${PSQL[@]}" -d "$DB" -c "SELECT quote_literal(array_agg(name ORDER BY n)::text) || '::text[]' FROM vreg_bench.names")
 for f in resolve_hit.sql upsert.sql; do
