@@ -11,16 +11,20 @@
 -- cache_entries lead with the path (digest) and end with upstream_id, so
 -- that one descent finds the live entries of every upstream of the group.
 --
--- Building them takes a SHARE lock on cache_entries (writers wait, readers
--- do not) for the length of the build; this section comes first, so that
--- the build is over before a later one takes a stronger lock on the table.
--- To build them beforehand without blocking writers, run
+-- The section first takes ACCESS EXCLUSIVE on cache_entries and all its
+-- partitions, tables before indexes as every query takes them: taking a
+-- weaker lock for the build and a stronger one for the drop deadlocked
+-- with running queries (measured at 10 million entries). Readers and
+-- writers wait until the update commits (the constraints below hold the
+-- same lock for their check of every row anyway). To build the indexes
+-- beforehand without blocking writers, run
 -- scripts/prebuild-0.3.0-indexes.sql with psql (one CREATE INDEX
 -- CONCURRENTLY per partition, then the parent index attached):
 -- an index found here under its name, valid and of exactly this definition,
 -- is kept and not built again. A leftover of a failed concurrent build
 -- (invalid, under the name a partition's index would get) is dropped first,
 -- so that the parent index never adopts it.
+LOCK TABLE @extschema@.cache_entries IN ACCESS EXCLUSIVE MODE;
 DO $$
 DECLARE
   want record;
@@ -74,10 +78,6 @@ BEGIN
   END LOOP;
 END
 $$;
--- Tables before indexes, as every query locks them: dropping a partitioned
--- index locks each partition's index before its table, and a query that
--- holds the table and waits for the index would deadlock with it.
-LOCK TABLE @extschema@.cache_entries IN ACCESS EXCLUSIVE MODE;
 DROP INDEX IF EXISTS @extschema@.cache_entries_live_path_key;
 DROP INDEX IF EXISTS @extschema@.cache_entries_live_digest_idx;
 
