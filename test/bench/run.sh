@@ -156,15 +156,15 @@ RES=$WORK/results.txt
 FAILED=0
 # bench NAME SCRIPT CLIENTS JOBS [pgbench -D options]: one timed run; appends
 # name|clients|tps|avg|p50|p99 (ms) to $RES.
-# quiet: with BENCH_WAIT_LOAD set, before each line wait (at most 120 s) until
+# quiet: with BENCH_WAIT_LOAD set, before each line wait (at most 20 s) until
 # the machine's run queue is nearly empty (other work would skew this line)
 quiet() {
   [ -n "${BENCH_WAIT_LOAD:-}" ] || return 0
   local t=0 busy
-  while [ "$t" -lt 120 ]; do
+  while [ "$t" -lt 20 ]; do
     busy=$(for _ in 1 2 3 4 5 6 7 8 9 10; do awk '{ split($4, r, "/"); print r[1] - 1 }' /proc/loadavg; sleep 0.2; done |
            awk '{ s += $1 } END { printf "%.1f", s / NR }')
-    awk -v b="$busy" 'BEGIN { exit !(b <= 0.5) }' && return 0
+    awk -v b="$busy" 'BEGIN { exit !(b <= 1.0) }' && return 0
     sleep 3; t=$((t + 5))
   done
 }
