@@ -20,7 +20,7 @@ containers_vreg_check_upstream_url(PG_FUNCTION_ARGS)
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("invalid upstream url: %s", problem),
-				 errhint("An upstream url is http:// or https:// followed by a public host name or address, an optional port and path, and no user name or password.")));
+				 errmsg("invalid upstream URL: %s", problem),
+				 errhint("An upstream URL is http:// or https:// followed by a public host name or address, an optional port and path, and no user name or password.")));
 	PG_RETURN_BOOL(true);
 }

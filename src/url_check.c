@@ -1,6 +1,6 @@
 /*
  * url_check.c
- *		Upstream URL rules (DESIGN section 3, upstreams.url), in pure C.
+ *		Upstream URL rules (docs/design.md, "Upstream URLs"), in pure C.
  *
  * No server headers: a standalone test or a libFuzzer target links this file
  * as it is. The input is a byte buffer of any length that need not be
@@ -121,18 +121,18 @@ check_characters(const unsigned char *u, size_t len)
 		unsigned char c = u[i];
 
 		if (c == '\0')
-			return "the url contains a nul byte";
+			return "the URL contains a NUL byte";
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
-			return "the url contains whitespace";
+			return "the URL contains whitespace";
 		if (c < 0x20 || c == 0x7f)
-			return "the url contains a control character";
+			return "the URL contains a control character";
 		if (c >= 0x80)
-			return "the url contains a non-ascii character (give an international domain name in punycode)";
+			return "the URL contains a non-ASCII character (give an international domain name in punycode)";
 		if (c == '%')
-			return "the url contains a percent sign (percent-encoding and ipv6 zone ids are not accepted)";
+			return "the URL contains a percent sign (percent-encoding and IPv6 zone IDs are not accepted)";
 		if (c == '\\' || c == '"' || c == '<' || c == '>' || c == '^' ||
 			c == '`' || c == '{' || c == '|' || c == '}')
-			return "the url contains a character that is not allowed in a url";
+			return "the URL contains a character that is not allowed in a URL";
 	}
 	return NULL;
 }
@@ -153,7 +153,7 @@ ipv4_problem(uint32_t a)
 		(a >> 16) == 0xC0A8)	/* 192.168.0.0/16 */
 		return "the host is a private address";
 	if ((a >> 22) == (0x6440 >> 6)) /* 100.64.0.0/10 */
-		return "the host is a shared (carrier-grade nat) address";
+		return "the host is a shared (carrier-grade NAT) address";
 	if ((a >> 16) == 0xA9FE)	/* 169.254.0.0/16 */
 		return "the host is a link-local address";
 	if ((a >> 28) == 0xE)		/* 224.0.0.0/4 */
@@ -343,11 +343,11 @@ check_ipv6_literal(const char *h, size_t len)
 
 	/* the longest textual IPv6 address is 45 characters */
 	if (len == 0 || len > 45)
-		return "the host is not a valid ipv6 address";
+		return "the host is not a valid IPv6 address";
 	memcpy(buf, h, len);
 	buf[len] = '\0';
 	if (inet_pton(AF_INET6, buf, addr) != 1)
-		return "the host is not a valid ipv6 address";
+		return "the host is not a valid IPv6 address";
 	return ipv6_problem(addr);
 }
 
@@ -360,7 +360,7 @@ check_name_or_ipv4(const char *h, size_t len)
 	uint32_t	v4;
 
 	if (len == 0)
-		return "the url has no host";
+		return "the URL has no host";
 	/* one trailing dot is the root of the DNS tree: "example.com." */
 	if (h[len - 1] == '.')
 		len--;
@@ -374,7 +374,7 @@ check_name_or_ipv4(const char *h, size_t len)
 	if (part_looks_numeric(h + last_start, len - last_start))
 	{
 		if (!parse_ipv4(h, len, &v4))
-			return "the host is not a valid ipv4 address";
+			return "the host is not a valid IPv4 address";
 		return ipv4_problem(v4);
 	}
 
@@ -423,7 +423,7 @@ vreg_url_problem(const char *url, size_t len)
 	size_t		i;
 
 	if (url == NULL || len == 0)
-		return "the url is empty";
+		return "the URL is empty";
 	problem = check_characters(u, len);
 	if (problem != NULL)
 		return problem;
@@ -442,10 +442,10 @@ vreg_url_problem(const char *url, size_t len)
 		if (u[auth_end] == '/' || u[auth_end] == '?' || u[auth_end] == '#')
 			break;
 	if (auth_end == auth_start)
-		return "the url has no host";
+		return "the URL has no host";
 	for (i = auth_start; i < auth_end; i++)
 		if (u[i] == '@')
-			return "the url contains a user name or password";
+			return "the URL contains a user name or password";
 
 	/* host and optional port */
 	if (u[auth_start] == '[')
@@ -453,10 +453,10 @@ vreg_url_problem(const char *url, size_t len)
 		for (host_end = auth_start; host_end < auth_end && u[host_end] != ']'; host_end++)
 			;
 		if (host_end == auth_end)
-			return "the host is not a valid ipv6 address";
+			return "the host is not a valid IPv6 address";
 		host_end++;				/* past ']' */
 		if (host_end < auth_end && u[host_end] != ':')
-			return "the host is not a valid ipv6 address";
+			return "the host is not a valid IPv6 address";
 	}
 	else
 	{
@@ -464,7 +464,7 @@ vreg_url_problem(const char *url, size_t len)
 			;
 	}
 	if (host_end == auth_start)
-		return "the url has no host";
+		return "the URL has no host";
 	if (host_end < auth_end)
 	{
 		/* ":" port: 1..65535, digits only, leading zeros allowed */

@@ -121,7 +121,9 @@ def reason_parts(path):
     text = strip_c(open(path, encoding="utf-8").read())
     for m in re.finditer(r'"((?:[^"\\]|\\.)*)"', text):
         lit = m.group(1)
-        if re.search(r"[a-z]+ [a-z]+", lit) and not re.search(r"static_assert|StaticAssert", text[max(0, m.start() - 200):m.start()]):
+        before = text[:m.start()]
+        in_assert = re.search(r"static_?assert\s*\([^;]*$", before[-300:], re.I)
+        if re.search(r"[a-z]+ [a-z]+", lit) and not in_assert:
             yield text.count("\n", 0, m.start()) + 1, "reason", lit, []
 
 def syscall_mismatches(path):

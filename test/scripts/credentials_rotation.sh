@@ -131,7 +131,7 @@ if [ "$(id -u)" -eq 0 ]; then
   chown postgres: "$KR"
 fi
 mv "$KR" "$KR.away"
-check_err "missing file (58P01)" "^58P01: could not read keyring file \"$KR\""
+check_err "missing file (58P01)" "^58P01: could not stat keyring file \"$KR\": No such file or directory"
 mv "$KR.away" "$KR"
 set_keyring_file ""
 check_err "no keyring configured (55000)" "^55000: no keyring is configured"
