@@ -137,6 +137,15 @@ check_characters(const unsigned char *u, size_t len)
 	return NULL;
 }
 
+/*
+ * The reasons that containers_vreg.allow_local_upstreams can lift: named
+ * once, so that vreg_url_problem_is_local() cannot drift from them.
+ */
+static const char local_localhost[] = "the host is localhost";
+static const char local_loopback[] = "the host is a loopback address";
+static const char local_private[] = "the host is a private address";
+static const char local_shared[] = "the host is a shared (carrier-grade NAT) address";
+
 /* ---------------------------------------------------------------------------
  * Address classes
  * ------------------------------------------------------------------------- */
@@ -147,13 +156,13 @@ ipv4_problem(uint32_t a)
 	if ((a >> 24) == 0)
 		return "the host is an unspecified address";	/* 0.0.0.0/8 */
 	if ((a >> 24) == 127)
-		return "the host is a loopback address";	/* 127.0.0.0/8 */
+		return local_loopback;	/* 127.0.0.0/8 */
 	if ((a >> 24) == 10 ||		/* 10.0.0.0/8 */
 		(a >> 20) == 0xAC1 ||	/* 172.16.0.0/12 */
 		(a >> 16) == 0xC0A8)	/* 192.168.0.0/16 */
-		return "the host is a private address";
+		return local_private;
 	if ((a >> 22) == (0x6440 >> 6)) /* 100.64.0.0/10 */
-		return "the host is a shared (carrier-grade NAT) address";
+		return local_shared;
 	if ((a >> 16) == 0xA9FE)	/* 169.254.0.0/16 */
 		return "the host is a link-local address";
 	if ((a >> 28) == 0xE)		/* 224.0.0.0/4 */
@@ -181,14 +190,14 @@ ipv6_problem(const unsigned char *b)
 	if (memcmp(b, zero, 16) == 0)
 		return "the host is an unspecified address";	/* :: */
 	if (memcmp(b, zero, 15) == 0 && b[15] == 1)
-		return "the host is a loopback address";	/* ::1 */
+		return local_loopback;	/* ::1 */
 	if (b[0] == 0xff)
 		return "the host is a multicast address";	/* ff00::/8 */
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
 		return "the host is a link-local address";	/* fe80::/10 */
 	if ((b[0] & 0xfe) == 0xfc ||	/* fc00::/7 unique local */
 		(b[0] == 0xfe && (b[1] & 0xc0) == 0xc0))	/* fec0::/10 site-local */
-		return "the host is a private address";
+		return local_private;
 
 	/* ::a.b.c.d (compatible) and ::ffff:a.b.c.d (mapped): first 80 bits zero */
 	if (memcmp(b, zero, 10) == 0)
@@ -204,7 +213,7 @@ ipv6_problem(const unsigned char *b)
 	if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
 	{
 		if (b[4] == 0x00 && b[5] == 0x01)
-			return "the host is a private address"; /* 64:ff9b:1::/48 local-use */
+			return local_private; /* 64:ff9b:1::/48 local-use */
 		for (i = 4; i < 12; i++)
 			if (b[i] != 0)
 				return "the host is a reserved address";
@@ -403,13 +412,40 @@ check_name_or_ipv4(const char *h, size_t len)
 	/* localhost and *.localhost (RFC 6761), any case */
 	if (equals_ci(h, len, "localhost") ||
 		(len > 10 && equals_ci(h + len - 10, 10, ".localhost")))
-		return "the host is localhost";
+		return local_localhost;
 	return NULL;
 }
 
 /* ---------------------------------------------------------------------------
- * Entry point
+ * Entry points
  * ------------------------------------------------------------------------- */
+
+/*
+ * The host classes that "allow local upstreams" lets in: names and addresses
+ * of this machine and of private networks (localhost, loopback, RFC 1918,
+ * unique-local and site-local IPv6, shared CGNAT space), in every encoding
+ * above. Never let in: unspecified, link-local (169.254.169.254 is the
+ * cloud metadata service), multicast and reserved addresses.
+ */
+int
+vreg_url_problem_is_local(const char *problem)
+{
+	return problem != NULL &&
+		(strcmp(problem, local_localhost) == 0 ||
+		 strcmp(problem, local_loopback) == 0 ||
+		 strcmp(problem, local_private) == 0 ||
+		 strcmp(problem, local_shared) == 0);
+}
+
+const char *
+vreg_url_problem_opts(const char *url, size_t len, int allow_local)
+{
+	const char *problem = vreg_url_problem(url, len);
+
+	if (allow_local && vreg_url_problem_is_local(problem))
+		return NULL;
+	return problem;
+}
 
 const char *
 vreg_url_problem(const char *url, size_t len)
