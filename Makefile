@@ -88,7 +88,7 @@ clean: clean-scratch
 clean-scratch:
 	@bash -c '. scripts/pgcluster.sh && pgc_clean_scratch'
 
-.PHONY: deps demo test e2e bench soak fuzz FORCE installcheck-keyring clean-scratch
+.PHONY: deps demo test e2e bench soak fuzz FORCE installcheck-keyring clean-scratch update-tail
 
 # PG_CONFIG goes to the scripts only when it was given (make PG_CONFIG=...).
 SCRIPT_ENV = $(if $(filter command line environment,$(origin PG_CONFIG)),PG_CONFIG='$(PG_CONFIG)')
@@ -128,3 +128,9 @@ soak:
 FUZZ_SECONDS ?= 60
 fuzz:
 	bash test/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Rewrite the block that ends the update script of the version in development:
+# every function definition and COMMENT ON as sql/install has them
+# (scripts/update_tail.py; test/scripts/lint.sh checks that it is current).
+update-tail:
+	/usr/bin/python3 scripts/update_tail.py

@@ -45,7 +45,7 @@ EXEMPT = {
 }
 PURE_C_PARSERS = ["url_check.c", "oci_path.c", "cred_rules.c", "envelope.c"]
 ACRONYM = re.compile(r"^(%|[A-Z0-9]{2,}\b|IPv[46]\b|ETag\b|[A-Za-z_]+\(|[a-z]+_[a-z_]+\b)")
-LOWER_ACRONYMS = re.compile(r"(?<![\"\w])(url|urls|ipv4|ipv6|ascii|nat|json)(?![\"\w])")
+LOWER_ACRONYMS = re.compile(r"(?<![\"\w])(url|urls|ipv4|ipv6|ascii|nat|json|etag)(?![\"\w])")
 LABEL_ONLY = re.compile(r"^\w+( \w+)? %\S+\.$")
 NOT_FOUND_SUBJECT = re.compile(r"^(registry|upstream|cache entry) ")
 NOT_FOUND_C = re.compile(r"^(registry|upstream|cache entry) %lld of group %lld does not exist$")

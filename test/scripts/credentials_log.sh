@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# No secret in the server log (issue 4): on a cluster of its own with
+# No secret in the server log: on a cluster of its own with
 # log_min_messages = debug5, log_statement = 'none' and
 # log_min_error_statement = panic (the settings the README recommends), write
 # credentials, read them, rotate, and have writes refused (unknown key, too

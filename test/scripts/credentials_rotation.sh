@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Key rotation and removal (issue 4): on a cluster of its own, so the shared
+# Key rotation and removal: on a cluster of its own, so the shared
 # test cluster keeps a stable keyring. Key 1 seals; key 2 is added (picked up
 # in the same session after pg_reload_conf()); rotation in batches keeps every
 # row readable; with key 1 removed a row still sealed under it fails naming
