@@ -468,9 +468,6 @@ open_failure(const VregEnvelope *env, VregOpenResult result)
 {
 	if (result == VREG_OPEN_NO_KEY)
 		return psprintf("key %u is not in the keyring", env->kid);
-	if (env->version == VREG_ENV_V2)
-		return psprintf("the envelope does not authenticate under key %u for this row and URL",
-						env->kid);
 	return psprintf("the envelope does not authenticate under key %u", env->kid);
 }
 
