@@ -1289,7 +1289,9 @@ typedef struct ResetRow
 	char	   *why;			/* why it does not open, or "opens under key N" */
 	bytea	   *fp;				/* fingerprint under the new secret, or '\x' */
 	Jsonb	   *sealed;			/* re-sealed envelope (not in a dry run) */
-	int64		conflict_with;	/* upstream it would collide with, or 0 */
+	int64		conflict_with;	/* first upstream it would collide with, or 0 */
+	int			nconflicts;		/* how many upstreams it would collide with */
+	char	   *conflict_ids;	/* all of them, "3, 5" */
 } ResetRow;
 
 /*
@@ -1376,8 +1378,12 @@ reset_read_rows(const uint8 *secret, bool dry_run, MemoryContext rowcxt, int *nr
 
 /*
  * Which upstreams would break UNIQUE (group_id, url, credentials_fingerprint)
- * with the fingerprints in rows (every other upstream keeps its own): sets
- * conflict_with and returns how many rows have one.
+ * with the fingerprints in rows (a cleared one has the empty fingerprint of
+ * no credentials; every upstream without credentials keeps its own, also
+ * empty): for each row, every other upstream of its group it would collide
+ * with, whether that one changes or not, so a dry run names every pair a
+ * real run would refuse. Sets conflict_with, nconflicts and conflict_ids and
+ * returns how many rows have a conflict.
  */
 static int
 reset_find_conflicts(ResetRow *rows, int nrows)
@@ -1390,7 +1396,8 @@ reset_find_conflicts(ResetRow *rows, int nrows)
 		"         FROM containers_vreg.upstreams u"
 		"         LEFT JOIN c ON c.group_id OPERATOR(pg_catalog.=) u.group_id"
 		"                    AND c.id OPERATOR(pg_catalog.=) u.id)"
-		" SELECT a.group_id, a.id, pg_catalog.min(b.id)"
+		" SELECT a.group_id, a.id, pg_catalog.min(b.id), pg_catalog.count(*)::pg_catalog.int4,"
+		"        pg_catalog.string_agg(b.id::pg_catalog.text, ', ' ORDER BY b.id)"
 		"   FROM f a JOIN f b ON b.group_id OPERATOR(pg_catalog.=) a.group_id"
 		"    AND b.url OPERATOR(pg_catalog.=) a.url AND b.fp OPERATOR(pg_catalog.=) a.fp"
 		"    AND b.id OPERATOR(pg_catalog.<>) a.id"
@@ -1424,7 +1431,14 @@ reset_find_conflicts(ResetRow *rows, int nrows)
 		for (j = 0; j < nrows; j++)
 			if (rows[j].group_id == g && rows[j].upstream_id == id)
 			{
+				bool		isnull;
+
 				rows[j].conflict_with = vreg_spi_int64(i, 3);
+				rows[j].nconflicts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 4,
+																 &isnull));
+				rows[j].conflict_ids = SPI_getvalue(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 5);
 				nconflicts++;
 			}
 	}
@@ -1450,7 +1464,7 @@ refuse_conflicts(const ResetRow *rows, int nconflicts)
 					(long long) r->conflict_with),
 			 errdetail("%d upstreams would break the rule that no two upstreams of a group have the same URL and the same credentials; nothing was changed.",
 					   nconflicts),
-			 errhint("List them with SELECT * FROM containers_vreg.reset_credentials_secret(true), delete one upstream of each pair or change its URL, then run it again.")));
+			 errhint("List them with SELECT * FROM containers_vreg.reset_credentials_secret(true); of the upstreams that a conflict names, keep one per URL (delete the others or change their URL), then run it again.")));
 }
 
 /* Store the new secret and the examined rows (through the credentials trigger). */
@@ -1559,11 +1573,15 @@ reset_report(ReturnSetInfo *rsinfo, uint32 sealing_kid, const char *old_secret,
 		char	   *detail = r->why;
 
 		if (r->conflict_with && r->opens)
-			detail = psprintf("%s; it would then have the same URL and the same credentials as upstream %lld",
-							  r->why, (long long) r->conflict_with);
+			detail = psprintf(r->nconflicts == 1 ?
+							  "%s; it would then have the same URL and the same credentials as upstream %s" :
+							  "%s; it would then have the same URL and the same credentials as upstreams %s",
+							  r->why, r->conflict_ids);
 		else if (r->conflict_with)
-			detail = psprintf("%s; it would then have the same URL as upstream %lld, both without credentials",
-							  r->why, (long long) r->conflict_with);
+			detail = psprintf(r->nconflicts == 1 ?
+							  "%s; it would then have the same URL as upstream %s, both without credentials" :
+							  "%s; it would then have the same URL as upstreams %s, all without credentials",
+							  r->why, r->conflict_ids);
 		values[0] = Int64GetDatum(r->group_id);
 		values[1] = Int64GetDatum(r->upstream_id);
 		values[2] = Int32GetDatum(r->kid);
