@@ -1,5 +1,5 @@
--- Upstream credentials (DESIGN section 4, issue 4): validation, sealing,
--- row binding, fingerprint uniqueness, url-change rule, API, privileges.
+-- Upstream credentials: validation, sealing, binding to the row and its url
+-- (envelope format 2), fingerprint uniqueness, url-change rule, API, privileges.
 -- The test cluster's keyring (test/cluster.conf.d/keyring.sh) has keys 1 and
 -- 2, so everything written here is sealed under key 2. Rotation and key
 -- removal run in test/scripts/credentials_rotation.sh on a cluster of their own.
