@@ -106,7 +106,7 @@ demo:
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test:
 	@bash scripts/deps.sh test
-	@V='$(V)' $(SCRIPT_ENV) bash test/run_all.sh
+	@V='$(V)' ONLY='$(ONLY)' $(SCRIPT_ENV) bash test/run_all.sh
 
 # Generate SCALE cache entries (default 200000) on a throwaway cluster and run
 # the pgbench comparisons (test/bench/run.sh).
