@@ -221,6 +221,12 @@ INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials, credentia
   VALUES (1, 150, 'https://registry.example.com', jsonb_set(:'env150'::jsonb, '{v}', '1'), :'fp150');
 SELECT vreg_test.err('SELECT containers_vreg.upstream_credentials(1, 150)');
 DELETE FROM containers_vreg.upstreams WHERE id = 150;
+-- The trigger runs before the url's CHECKs: a url too long to bind (over 1020
+-- bytes) is refused as too long (23514), like the CHECK does a shorter one.
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials)
+  VALUES (1, 151, 'https://' || repeat('a', 1100) || '.io', '{"username": "u", "password": "p"}')$$);
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials)
+  VALUES (1, 151, 'https://' || repeat('a', 300) || '.io', '{"username": "u", "password": "p"}')$$);
 
 -- malformed envelopes are refused on write (22023) --------------------------------
 SELECT vreg_test.state() AS s2 \gset
