@@ -5,8 +5,11 @@
  *		upstream_credentials() and rotate_credentials().
  *
  * What is stored in upstreams.credentials is NULL or an envelope (envelope.h)
- * sealed under the keyring's highest key, bound to (group_id, id) by the
- * associated data. credentials_fingerprint is a keyed BLAKE2b hash
+ * sealed under the keyring's highest key, bound to (group_id, id, url) by the
+ * associated data (format 2): credentials never open for a host they were not
+ * given for. Envelopes of format 1, bound to (group_id, id) only, are what
+ * 0.1.0 and 0.2.0 wrote: they still open, rotate_credentials() re-seals them
+ * as format 2, and an UPDATE refuses them. credentials_fingerprint is a keyed BLAKE2b hash
  * (crypto_generichash) of the canonical plaintext under a dedicated secret;
  * the secret lives in containers_vreg.credentials_secret as an envelope
  * sealed under the keyring, so it survives rotation, removal of old keys and
@@ -229,14 +232,19 @@ typedef struct CredOwner
 	bool		is_secret;
 	int64		group_id;
 	int64		upstream_id;
+	const char *url;			/* the upstream's current URL (not terminated) */
+	size_t		urllen;
 } CredOwner;
 
-static const CredOwner fp_secret_owner = {true, 0, 0};
+static const CredOwner fp_secret_owner = {true, 0, 0, NULL, 0};
+
+/* The fingerprint secret is sealed in format 1: it belongs to no URL. */
+#define VREG_SECRET_ENV_VERSION VREG_ENV_V1
 
 static CredOwner
-upstream_owner(int64 group_id, int64 upstream_id)
+upstream_owner(int64 group_id, int64 upstream_id, text *url)
 {
-	CredOwner	o = {false, group_id, upstream_id};
+	CredOwner	o = {false, group_id, upstream_id, VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url)};
 
 	return o;
 }
@@ -247,6 +255,8 @@ decode_envelope(Jsonb *jb, VregEnvelope *env, const CredOwner *owner)
 {
 	const char *problem = envelope_problem(jb, env);
 
+	if (problem == NULL && owner->is_secret && env->version != VREG_SECRET_ENV_VERSION)
+		problem = "the secret is sealed in format 1 (v must be 1)";
 	if (problem == NULL)
 		return;
 	if (owner->is_secret)
@@ -258,7 +268,7 @@ decode_envelope(Jsonb *jb, VregEnvelope *env, const CredOwner *owner)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("malformed credentials envelope for upstream %lld of group %lld: %s",
 					(long long) owner->upstream_id, (long long) owner->group_id, problem),
-			 errdetail("A JSON object with any of the members v, kid, nonce or ct is taken as a sealed envelope {\"v\": 1, \"kid\": <key id>, \"nonce\": \"<base64>\", \"ct\": \"<base64>\"}."),
+			 errdetail("A JSON object with any of the members v, kid, nonce or ct is taken as a sealed envelope {\"v\": 2, \"kid\": <key id>, \"nonce\": \"<base64>\", \"ct\": \"<base64>\"}."),
 			 errhint("Write plaintext credentials as {\"username\": \"...\", \"password\": \"...\"}; they are sealed on write.")));
 }
 
@@ -372,12 +382,27 @@ validate_plaintext(Jsonb *jb, VregCredSet *set, int64 group_id, int64 upstream_i
  * Sealing and opening
  * --------------------------------------------------------------------- */
 
+/*
+ * An upstream's associated data in the given format: format 1 binds
+ * (group_id, id), format 2 (group_id, id, url). A URL too long to bind is
+ * longer than the 255 characters the table allows (23514).
+ */
 static size_t
-row_ad(int64 group_id, int64 upstream_id, uint8 *ad)
+row_ad(const CredOwner *owner, int version, uint8 *ad)
 {
-	int64_t		ids[2] = {group_id, upstream_id};
+	int64_t		ids[2] = {owner->group_id, owner->upstream_id};
+	size_t		adlen;
 
-	return vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM, ids, 2, ad, VREG_ENV_AD_MAX);
+	if (version == VREG_ENV_V1)
+		return vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM, ids, 2, ad, VREG_ENV_AD_MAX);
+	adlen = vreg_env_ad_upstream_v2(owner->group_id, owner->upstream_id,
+									owner->url, owner->urllen, ad, VREG_ENV_AD_MAX);
+	if (adlen == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("URL of upstream %lld of group %lld is longer than 255 characters",
+						(long long) owner->upstream_id, (long long) owner->group_id)));
+	return adlen;
 }
 
 static size_t
@@ -388,21 +413,30 @@ secret_ad(uint8 *ad)
 	return vreg_env_ad(VREG_ENV_DOMAIN_SECRET, ids, 1, ad, VREG_ENV_AD_MAX);
 }
 
-/* The associated data binding an envelope to its owner. */
+/* The associated data binding an envelope of the given format to its owner. */
 static size_t
-owner_ad(const CredOwner *owner, uint8 *ad)
+owner_ad(const CredOwner *owner, int version, uint8 *ad)
 {
-	return owner->is_secret ? secret_ad(ad) : row_ad(owner->group_id, owner->upstream_id, ad);
+	if (owner->is_secret)
+		return version == VREG_SECRET_ENV_VERSION ? secret_ad(ad) : 0;
+	return row_ad(owner, version, ad);
 }
 
-/* Seal pt and return the envelope as jsonb (allocated in CurrentMemoryContext). */
+/*
+ * Seal pt for owner (an upstream in format 2, the secret in format 1) and
+ * return the envelope as jsonb (allocated in CurrentMemoryContext).
+ */
 static Jsonb *
-seal_to_jsonb(const uint8 *pt, size_t ptlen, const uint8 *ad, size_t adlen)
+seal_to_jsonb(const uint8 *pt, size_t ptlen, const CredOwner *owner)
 {
 	VregEnvelope *env = palloc(sizeof(VregEnvelope));
+	uint8		ad[VREG_ENV_AD_MAX];
+	int			version = owner->is_secret ? VREG_SECRET_ENV_VERSION : VREG_ENV_V2;
+	size_t		adlen = owner_ad(owner, version, ad);
 	size_t		cap;
 	char	   *text;
 
+	env->version = version;
 	vreg_keyring_seal(env, pt, ptlen, ad, adlen);
 	cap = VREG_ENV_TEXT_MAX(env->ctlen);
 	text = palloc(cap);
@@ -412,11 +446,16 @@ seal_to_jsonb(const uint8 *pt, size_t ptlen, const uint8 *ad, size_t adlen)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 }
 
-/* Open an envelope into a wiped buffer in scxt; *result says whether it opened. */
+/*
+ * Open an envelope of owner (with the associated data of the envelope's
+ * format) into a wiped buffer in scxt; *result says whether it opened.
+ */
 static uint8 *
-try_open(const VregEnvelope *env, const uint8 *ad, size_t adlen,
+try_open(const VregEnvelope *env, const CredOwner *owner,
 		 MemoryContext scxt, size_t *ptlen, VregOpenResult *result)
 {
+	uint8		ad[VREG_ENV_AD_MAX];
+	size_t		adlen = owner_ad(owner, env->version, ad);
 	uint8	   *pt = secret_alloc(scxt, env->ctlen);
 
 	*result = vreg_keyring_open(env, pt, env->ctlen, ptlen, ad, adlen);
@@ -459,10 +498,8 @@ static uint8 *
 open_envelope(const VregEnvelope *env, const CredOwner *owner, MemoryContext scxt,
 			  size_t *ptlen)
 {
-	uint8		ad[VREG_ENV_AD_MAX];
-	size_t		adlen = owner_ad(owner, ad);
 	VregOpenResult result;
-	uint8	   *pt = try_open(env, ad, adlen, scxt, ptlen, &result);
+	uint8	   *pt = try_open(env, owner, scxt, ptlen, &result);
 
 	if (result == VREG_OPEN_OK)
 		return pt;
@@ -475,6 +512,14 @@ open_envelope(const VregEnvelope *env, const CredOwner *owner, MemoryContext scx
 						(long long) owner->upstream_id, (long long) owner->group_id, env->kid),
 				 errhint("Put key %u back into the keyring file and reload the configuration; once rotate_credentials() returns 0 the key may be removed.",
 						 env->kid)));
+	if (env->version == VREG_ENV_V2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot open the credentials of upstream %lld of group %lld: the envelope does not authenticate under key %u",
+						(long long) owner->upstream_id, (long long) owner->group_id, env->kid),
+				 errdetail("The envelope was altered, belongs to another row or to another URL, or key %u in the keyring is not the key it was sealed with.",
+						   env->kid),
+				 errhint("An envelope of format 2 is bound to the upstream's group, id and URL: it opens only on the row and the URL it was sealed for. Write the plaintext credentials again for this URL.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_EXCEPTION),
 			 errmsg("cannot open the credentials of upstream %lld of group %lld: the envelope does not authenticate under key %u",
@@ -485,29 +530,37 @@ open_envelope(const VregEnvelope *env, const CredOwner *owner, MemoryContext scx
 }
 
 /*
- * Decode and open an upstream's envelope into plaintext canonical bytes in
- * scxt, and parse them into *set (pointers into the plaintext). Errors as
- * decode_envelope() and open_envelope(); 22000 when what opens is no valid
- * set of credentials.
+ * Open a decoded upstream envelope (format 1 without, format 2 with the
+ * owner's URL) into plaintext canonical bytes in scxt, and parse them into
+ * *set (pointers into the plaintext). Errors as open_envelope(); 22000 when
+ * what opens is no valid set of credentials.
  */
 static uint8 *
-open_upstream(Jsonb *jb, int64 group_id, int64 upstream_id, MemoryContext scxt,
-			  size_t *ptlen, VregCredSet *set)
+open_decoded(const VregEnvelope *env, const CredOwner *owner, MemoryContext scxt,
+			 size_t *ptlen, VregCredSet *set)
 {
-	CredOwner	owner = upstream_owner(group_id, upstream_id);
-	VregEnvelope *env = palloc(sizeof(VregEnvelope));
-	uint8	   *pt;
-	const char *problem;
+	uint8	   *pt = open_envelope(env, owner, scxt, ptlen);
+	const char *problem = vreg_cred_parse_canonical(pt, *ptlen, set);
 
-	decode_envelope(jb, env, &owner);
-	pt = open_envelope(env, &owner, scxt, ptlen);
-	pfree(env);
-	problem = vreg_cred_parse_canonical(pt, *ptlen, set);
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("credentials of upstream %lld of group %lld opened but are not valid: %s",
-						(long long) upstream_id, (long long) group_id, problem)));
+						(long long) owner->upstream_id, (long long) owner->group_id, problem)));
+	return pt;
+}
+
+/* Decode (22023 when malformed) and open an upstream's envelope, as open_decoded(). */
+static uint8 *
+open_upstream(Jsonb *jb, const CredOwner *owner, MemoryContext scxt,
+			  size_t *ptlen, VregCredSet *set)
+{
+	VregEnvelope *env = palloc(sizeof(VregEnvelope));
+	uint8	   *pt;
+
+	decode_envelope(jb, env, owner);
+	pt = open_decoded(env, owner, scxt, ptlen, set);
+	pfree(env);
 	return pt;
 }
 
@@ -545,13 +598,11 @@ create_fp_secret(MemoryContext scxt)
 		"INSERT INTO containers_vreg.credentials_secret (id, secret) VALUES (1, $1)",
 		1, {JSONBOID}
 	};
-	uint8		ad[VREG_ENV_AD_MAX];
-	size_t		adlen = secret_ad(ad);
 	uint8	   *fresh = secret_alloc(scxt, VREG_FP_SECRET_BYTES);
 	Datum		arg;
 
 	randombytes_buf(fresh, VREG_FP_SECRET_BYTES);
-	arg = JsonbPGetDatum(seal_to_jsonb(fresh, VREG_FP_SECRET_BYTES, ad, adlen));
+	arg = JsonbPGetDatum(seal_to_jsonb(fresh, VREG_FP_SECRET_BYTES, &fp_secret_owner));
 	if (vreg_spi_run(&insert_plan, &arg, NULL, VREG_SPI_WRITE, 0) != SPI_OK_INSERT)
 		elog(ERROR, "storing the credentials secret inserted nothing");
 	return fresh;
@@ -629,6 +680,7 @@ typedef struct CredRow
 	HeapTuple	newtup;
 	int64		group_id;
 	int64		upstream_id;
+	text	   *url;			/* the new row's url */
 	int			att_id;
 	int			att_url;
 	int			cols[2];		/* credentials, credentials_fingerprint */
@@ -696,15 +748,31 @@ keep_credentials(CredRow *r)
 
 /*
  * An UPDATE that writes an envelope (rotation, recovery, or one copied by
- * hand): it must open on this row, and the fingerprint is computed again
- * from what it holds, so that uniqueness compares what is really stored.
+ * hand): it must be of format 2 and open on this row with its new URL, and
+ * the fingerprint is computed again from what it holds, so that uniqueness
+ * compares what is really stored. An envelope of format 1 is bound to no
+ * URL: accepted here, an old envelope written back after a url change would
+ * send the credentials to the new host, so it is refused (22023).
  */
 static void
 reopen_envelope(CredRow *r, Jsonb *jb, Datum creds)
 {
+	CredOwner	owner = upstream_owner(r->group_id, r->upstream_id, r->url);
+	VregEnvelope *env = palloc(sizeof(VregEnvelope));
 	size_t		ptlen = 0;
 	VregCredSet set;
-	uint8	   *pt = open_upstream(jb, r->group_id, r->upstream_id, r->scxt, &ptlen, &set);
+	uint8	   *pt;
+
+	decode_envelope(jb, env, &owner);
+	if (env->version == VREG_ENV_V1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("credentials envelope of format 1 for upstream %lld of group %lld is not bound to its URL",
+						(long long) r->upstream_id, (long long) r->group_id),
+				 errdetail("An UPDATE accepts only an envelope of format 2, which is bound to the upstream's group, id and URL; format 1 binds only the group and id."),
+				 errhint("Write the plaintext credentials instead; they are sealed on write, bound to the URL.")));
+	pt = open_decoded(env, &owner, r->scxt, &ptlen, &set);
+	pfree(env);
 
 	r->vals[0] = creds;
 	r->nulls[0] = false;
@@ -719,7 +787,7 @@ reopen_envelope(CredRow *r, Jsonb *jb, Datum creds)
 static void
 accept_envelope(CredRow *r, Jsonb *jb)
 {
-	CredOwner	owner = upstream_owner(r->group_id, r->upstream_id);
+	CredOwner	owner = upstream_owner(r->group_id, r->upstream_id, r->url);
 	VregEnvelope *env = palloc(sizeof(VregEnvelope));
 	bool		isnull;
 	Datum		fp;
@@ -738,17 +806,16 @@ accept_envelope(CredRow *r, Jsonb *jb)
 }
 
 /*
- * Plaintext: validated (none stores NULL), sealed under the sealing key,
- * bound to (group_id, id), fingerprinted under the secret.
+ * Plaintext: validated (none stores NULL), sealed under the sealing key in
+ * format 2, bound to (group_id, id, url), fingerprinted under the secret.
  */
 static void
 seal_plaintext(CredRow *r, Jsonb *jb)
 {
+	CredOwner	owner = upstream_owner(r->group_id, r->upstream_id, r->url);
 	VregCredSet set;
 	uint8	   *canon;
 	size_t		canonlen;
-	uint8		ad[VREG_ENV_AD_MAX];
-	size_t		adlen;
 
 	if (!validate_plaintext(jb, &set, r->group_id, r->upstream_id))
 	{
@@ -759,10 +826,9 @@ seal_plaintext(CredRow *r, Jsonb *jb)
 	canonlen = vreg_cred_canonical(&set, canon, VREG_CRED_CANON_MAX);
 	if (canonlen == 0)
 		elog(ERROR, "canonical credentials buffer too small");
-	adlen = row_ad(r->group_id, r->upstream_id, ad);
 	r->vals[1] = PointerGetDatum(fingerprint(canon, canonlen, get_fp_secret(r->scxt, true)));
 	r->nulls[1] = false;
-	r->vals[0] = JsonbPGetDatum(seal_to_jsonb(canon, canonlen, ad, adlen));
+	r->vals[0] = JsonbPGetDatum(seal_to_jsonb(canon, canonlen, &owner));
 	r->nulls[0] = false;
 }
 
@@ -843,11 +909,12 @@ PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
  *
  * credentials (new value):
  *	NULL, {} or empty strings  -> NULL, fingerprint '\x' (store_none)
- *	plaintext                  -> validated, sealed under the sealing key and
- *								  bound to (group_id, id); fingerprint computed
- *								  (seal_plaintext)
+ *	plaintext                  -> validated, sealed under the sealing key in
+ *								  format 2, bound to (group_id, id, url);
+ *								  fingerprint computed (seal_plaintext)
  *	an envelope that was supplied (INSERT, COPY, restore: accept_envelope; or
- *	an UPDATE that changes it: reopen_envelope)
+ *	an UPDATE that changes it: reopen_envelope, format 2 only, must open on
+ *	the row and its new url)
  *							   -> checked and stored as it is
  * On UPDATE, a url change without newly supplied credentials clears them, and
  * the fingerprint cannot be changed on its own (keep_credentials).
@@ -889,6 +956,10 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 	r.upstream_id = DatumGetInt64(heap_getattr(r.newtup, r.att_id, r.td, &isnull));
 	if (isnull)
 		return PointerGetDatum(r.newtup);
+	r.url = (text *) heap_getattr(r.newtup, r.att_url, r.td, &isnull);
+	if (isnull)
+		return PointerGetDatum(r.newtup);	/* NOT NULL reports it */
+	r.url = DatumGetTextPP(PointerGetDatum(r.url));
 
 	creds = heap_getattr(r.newtup, r.cols[0], r.td, &isnull);
 	if (isnull)
@@ -1019,7 +1090,7 @@ Datum
 containers_vreg_upstream_credentials(PG_FUNCTION_ARGS)
 {
 	static VregPlan read_plan = {
-		"SELECT credentials FROM containers_vreg.upstreams WHERE group_id = $1 AND id = $2",
+		"SELECT credentials, url FROM containers_vreg.upstreams WHERE group_id = $1 AND id = $2",
 		2, {INT8OID, INT8OID}
 	};
 	int64		group_id = PG_GETARG_INT64(0);
@@ -1033,6 +1104,7 @@ containers_vreg_upstream_credentials(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	size_t		ptlen = 0;
 	VregCredSet set;
+	CredOwner	owner;
 
 	args[0] = Int64GetDatum(group_id);
 	args[1] = Int64GetDatum(upstream_id);
@@ -1049,8 +1121,11 @@ containers_vreg_upstream_credentials(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 
+	owner = upstream_owner(group_id, upstream_id,
+						   DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 2, &isnull)));
 	scxt = AllocSetContextCreate(callcxt, "containers_vreg secrets", ALLOCSET_SMALL_SIZES);
-	(void) open_upstream(DatumGetJsonbP(d), group_id, upstream_id, scxt, &ptlen, &set);
+	(void) open_upstream(DatumGetJsonbP(d), &owner, scxt, &ptlen, &set);
 	old = MemoryContextSwitchTo(callcxt);
 	result = set_to_jsonb(&set);
 	MemoryContextSwitchTo(old);
@@ -1064,23 +1139,23 @@ containers_vreg_upstream_credentials(PG_FUNCTION_ARGS)
  * --------------------------------------------------------------------- */
 
 /*
- * Open one upstream's envelope (a jsonb Datum) and seal its plaintext again
- * under the sealing key. Everything of the row (the plaintext, the envelope's
+ * Open one upstream's envelope (a jsonb Datum; format 1 or 2) and seal its
+ * plaintext again under the sealing key in format 2, bound to the upstream's
+ * current url. Everything of the row (the plaintext, the envelope's
  * detoasted copy, the new envelope) is allocated in rowcxt: the caller resets
  * it after each row, which wipes the plaintext, so a batch never holds more
  * than one row's plaintext.
  */
 static Jsonb *
-reseal_upstream(Datum envelope, int64 group_id, int64 upstream_id, MemoryContext rowcxt)
+reseal_upstream(Datum envelope, int64 group_id, int64 upstream_id, Datum url,
+				MemoryContext rowcxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(rowcxt);
-	uint8		ad[VREG_ENV_AD_MAX];
-	size_t		adlen = row_ad(group_id, upstream_id, ad);
+	CredOwner	owner = upstream_owner(group_id, upstream_id, DatumGetTextPP(url));
 	size_t		ptlen = 0;
 	VregCredSet set;
-	uint8	   *pt = open_upstream(DatumGetJsonbP(envelope), group_id, upstream_id, rowcxt,
-								   &ptlen, &set);
-	Jsonb	   *sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+	uint8	   *pt = open_upstream(DatumGetJsonbP(envelope), &owner, rowcxt, &ptlen, &set);
+	Jsonb	   *sealed = seal_to_jsonb(pt, ptlen, &owner);
 
 	MemoryContextSwitchTo(old);
 	return sealed;
@@ -1099,8 +1174,6 @@ rotate_secret(uint32 sealing_kid, MemoryContext scxt)
 	};
 	Jsonb	   *jb = fetch_secret_envelope(true);
 	VregEnvelope *env;
-	uint8		ad[VREG_ENV_AD_MAX];
-	size_t		adlen = secret_ad(ad);
 	size_t		len = 0;
 	uint8	   *secret;
 	Datum		arg;
@@ -1112,23 +1185,25 @@ rotate_secret(uint32 sealing_kid, MemoryContext scxt)
 	if (env->kid == sealing_kid)
 		return 0;
 	secret = open_envelope(env, &fp_secret_owner, scxt, &len);
-	arg = JsonbPGetDatum(seal_to_jsonb(secret, len, ad, adlen));
+	arg = JsonbPGetDatum(seal_to_jsonb(secret, len, &fp_secret_owner));
 	if (vreg_spi_run(&update_plan, &arg, NULL, VREG_SPI_WRITE, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "re-sealing the credentials secret updated nothing");
 	return 1;
 }
 
 /*
- * Re-seal under the sealing key at most limit upstream envelopes sealed under
- * another key, in (group_id, id) order, locking each row. Returns how many.
+ * Re-seal under the sealing key in format 2 at most limit upstream envelopes
+ * sealed under another key or in format 1 (bound to no URL), in (group_id,
+ * id) order, locking each row. Returns how many.
  */
 static int64
 rotate_upstreams(uint32 sealing_kid, int64 limit, MemoryContext rowcxt)
 {
 	static VregPlan select_plan = {
-		"SELECT group_id, id, credentials FROM containers_vreg.upstreams"
+		"SELECT group_id, id, credentials, url FROM containers_vreg.upstreams"
 		" WHERE credentials IS NOT NULL"
-		" AND credentials->'kid' IS DISTINCT FROM pg_catalog.to_jsonb($1)"
+		" AND (credentials->'kid' IS DISTINCT FROM pg_catalog.to_jsonb($1)"
+		"      OR credentials->'v' IS DISTINCT FROM '2'::pg_catalog.jsonb)"
 		" ORDER BY group_id, id LIMIT $2 FOR UPDATE",
 		2, {INT4OID, INT8OID}
 	};
@@ -1157,6 +1232,7 @@ rotate_upstreams(uint32 sealing_kid, int64 limit, MemoryContext rowcxt)
 		uargs[1] = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull);
 		uargs[2] = JsonbPGetDatum(reseal_upstream(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull),
 												  DatumGetInt64(uargs[0]), DatumGetInt64(uargs[1]),
+												  SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull),
 												  rowcxt));
 		if (vreg_spi_run(&update_plan, uargs, NULL, VREG_SPI_WRITE, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "re-sealing the credentials of upstream %lld updated nothing",
@@ -1213,7 +1289,9 @@ typedef struct ResetRow
 	char	   *why;			/* why it does not open, or "opens under key N" */
 	bytea	   *fp;				/* fingerprint under the new secret, or '\x' */
 	Jsonb	   *sealed;			/* re-sealed envelope (not in a dry run) */
-	int64		conflict_with;	/* upstream it would collide with, or 0 */
+	int64		conflict_with;	/* first upstream it would collide with, or 0 */
+	int			nconflicts;		/* how many upstreams it would collide with */
+	char	   *conflict_ids;	/* all of them, "3, 5" */
 } ResetRow;
 
 /*
@@ -1222,10 +1300,11 @@ typedef struct ResetRow
  * which the caller resets (and so wipes) after each row.
  */
 static void
-reset_examine(ResetRow *r, Datum envelope, const uint8 *secret, bool dry_run,
+reset_examine(ResetRow *r, Datum envelope, Datum url, const uint8 *secret, bool dry_run,
 			  MemoryContext rowcxt)
 {
 	VregEnvelope *env = palloc(sizeof(VregEnvelope));
+	CredOwner	owner = upstream_owner(r->group_id, r->upstream_id, DatumGetTextPP(url));
 	const char *problem;
 
 	problem = envelope_problem(DatumGetJsonbP(envelope), env);
@@ -1238,11 +1317,9 @@ reset_examine(ResetRow *r, Datum envelope, const uint8 *secret, bool dry_run,
 	r->kid = (int32) env->kid;
 	{
 		MemoryContext old = MemoryContextSwitchTo(rowcxt);
-		uint8		ad[VREG_ENV_AD_MAX];
-		size_t		adlen = row_ad(r->group_id, r->upstream_id, ad);
 		size_t		ptlen = 0;
 		VregOpenResult result;
-		uint8	   *pt = try_open(env, ad, adlen, rowcxt, &ptlen, &result);
+		uint8	   *pt = try_open(env, &owner, rowcxt, &ptlen, &result);
 		VregCredSet set;
 
 		MemoryContextSwitchTo(old);
@@ -1256,7 +1333,7 @@ reset_examine(ResetRow *r, Datum envelope, const uint8 *secret, bool dry_run,
 			r->why = psprintf("it opens under key %u", env->kid);
 			r->fp = fingerprint(pt, ptlen, secret);
 			if (!dry_run)
-				r->sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+				r->sealed = seal_to_jsonb(pt, ptlen, &owner);
 		}
 	}
 	pfree(env);
@@ -1271,7 +1348,7 @@ static ResetRow *
 reset_read_rows(const uint8 *secret, bool dry_run, MemoryContext rowcxt, int *nrows)
 {
 	static VregPlan select_plan = {
-		"SELECT group_id, id, credentials FROM containers_vreg.upstreams"
+		"SELECT group_id, id, credentials, url FROM containers_vreg.upstreams"
 		" WHERE credentials IS NOT NULL ORDER BY group_id, id", 0
 	};
 	SPITupleTable *tt;
@@ -1292,8 +1369,8 @@ reset_read_rows(const uint8 *secret, bool dry_run, MemoryContext rowcxt, int *nr
 		r->group_id = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 1, &isnull));
 		r->upstream_id = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 2, &isnull));
 		r->fp = empty_fp;
-		reset_examine(r, SPI_getbinval(tt->vals[j], tt->tupdesc, 3, &isnull), secret, dry_run,
-					  rowcxt);
+		reset_examine(r, SPI_getbinval(tt->vals[j], tt->tupdesc, 3, &isnull),
+					  SPI_getbinval(tt->vals[j], tt->tupdesc, 4, &isnull), secret, dry_run, rowcxt);
 		MemoryContextReset(rowcxt); /* wipes this row's plaintext */
 	}
 	return rows;
@@ -1301,8 +1378,12 @@ reset_read_rows(const uint8 *secret, bool dry_run, MemoryContext rowcxt, int *nr
 
 /*
  * Which upstreams would break UNIQUE (group_id, url, credentials_fingerprint)
- * with the fingerprints in rows (every other upstream keeps its own): sets
- * conflict_with and returns how many rows have one.
+ * with the fingerprints in rows (a cleared one has the empty fingerprint of
+ * no credentials; every upstream without credentials keeps its own, also
+ * empty): for each row, every other upstream of its group it would collide
+ * with, whether that one changes or not, so a dry run names every pair a
+ * real run would refuse. Sets conflict_with, nconflicts and conflict_ids and
+ * returns how many rows have a conflict.
  */
 static int
 reset_find_conflicts(ResetRow *rows, int nrows)
@@ -1315,7 +1396,8 @@ reset_find_conflicts(ResetRow *rows, int nrows)
 		"         FROM containers_vreg.upstreams u"
 		"         LEFT JOIN c ON c.group_id OPERATOR(pg_catalog.=) u.group_id"
 		"                    AND c.id OPERATOR(pg_catalog.=) u.id)"
-		" SELECT a.group_id, a.id, pg_catalog.min(b.id)"
+		" SELECT a.group_id, a.id, pg_catalog.min(b.id), pg_catalog.count(*)::pg_catalog.int4,"
+		"        pg_catalog.string_agg(b.id::pg_catalog.text, ', ' ORDER BY b.id)"
 		"   FROM f a JOIN f b ON b.group_id OPERATOR(pg_catalog.=) a.group_id"
 		"    AND b.url OPERATOR(pg_catalog.=) a.url AND b.fp OPERATOR(pg_catalog.=) a.fp"
 		"    AND b.id OPERATOR(pg_catalog.<>) a.id"
@@ -1349,7 +1431,14 @@ reset_find_conflicts(ResetRow *rows, int nrows)
 		for (j = 0; j < nrows; j++)
 			if (rows[j].group_id == g && rows[j].upstream_id == id)
 			{
+				bool		isnull;
+
 				rows[j].conflict_with = vreg_spi_int64(i, 3);
+				rows[j].nconflicts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc, 4,
+																 &isnull));
+				rows[j].conflict_ids = SPI_getvalue(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 5);
 				nconflicts++;
 			}
 	}
@@ -1375,7 +1464,7 @@ refuse_conflicts(const ResetRow *rows, int nconflicts)
 					(long long) r->conflict_with),
 			 errdetail("%d upstreams would break the rule that no two upstreams of a group have the same URL and the same credentials; nothing was changed.",
 					   nconflicts),
-			 errhint("List them with SELECT * FROM containers_vreg.reset_credentials_secret(true), delete one upstream of each pair or change its URL, then run it again.")));
+			 errhint("List them with SELECT * FROM containers_vreg.reset_credentials_secret(true); of the upstreams that a conflict names, keep one per URL (delete the others or change their URL), then run it again.")));
 }
 
 /* Store the new secret and the examined rows (through the credentials trigger). */
@@ -1406,13 +1495,11 @@ reset_apply(const uint8 *secret, ResetRow *rows, int nrows)
 		" RETURNING credentials_fingerprint",
 		2, {INT8OID, INT8OID}
 	};
-	uint8		ad[VREG_ENV_AD_MAX];
-	size_t		adlen = secret_ad(ad);
 	Datum		args[3];
 	int			ret;
 	int			j;
 
-	args[0] = JsonbPGetDatum(seal_to_jsonb(secret, VREG_FP_SECRET_BYTES, ad, adlen));
+	args[0] = JsonbPGetDatum(seal_to_jsonb(secret, VREG_FP_SECRET_BYTES, &fp_secret_owner));
 	if (vreg_spi_run(&secret_plan, args, NULL, VREG_SPI_WRITE, 0) != SPI_OK_INSERT)
 		elog(ERROR, "storing the new credentials secret inserted nothing");
 	for (j = 0; j < nrows; j++)
@@ -1453,12 +1540,10 @@ reset_old_secret(MemoryContext rowcxt)
 		what = psprintf("malformed envelope: %s", problem);
 	else
 	{
-		uint8		ad[VREG_ENV_AD_MAX];
-		size_t		adlen = secret_ad(ad);
 		size_t		len = 0;
 		VregOpenResult result;
 
-		(void) try_open(env, ad, adlen, rowcxt, &len, &result);
+		(void) try_open(env, &fp_secret_owner, rowcxt, &len, &result);
 		what = result == VREG_OPEN_OK ? psprintf("it opened under key %u", env->kid)
 			: open_failure(env, result);
 		MemoryContextReset(rowcxt); /* wipes the old secret */
@@ -1488,11 +1573,15 @@ reset_report(ReturnSetInfo *rsinfo, uint32 sealing_kid, const char *old_secret,
 		char	   *detail = r->why;
 
 		if (r->conflict_with && r->opens)
-			detail = psprintf("%s; it would then have the same URL and the same credentials as upstream %lld",
-							  r->why, (long long) r->conflict_with);
+			detail = psprintf(r->nconflicts == 1 ?
+							  "%s; it would then have the same URL and the same credentials as upstream %s" :
+							  "%s; it would then have the same URL and the same credentials as upstreams %s",
+							  r->why, r->conflict_ids);
 		else if (r->conflict_with)
-			detail = psprintf("%s; it would then have the same URL as upstream %lld, both without credentials",
-							  r->why, (long long) r->conflict_with);
+			detail = psprintf(r->nconflicts == 1 ?
+							  "%s; it would then have the same URL as upstream %s, both without credentials" :
+							  "%s; it would then have the same URL as upstreams %s, all without credentials",
+							  r->why, r->conflict_ids);
 		values[0] = Int64GetDatum(r->group_id);
 		values[1] = Int64GetDatum(r->upstream_id);
 		values[2] = Int32GetDatum(r->kid);
