@@ -5,3 +5,248 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION containers_vreg UPDATE TO '0.3.0'" to load this file. \quit
+
+-- upsert_cache_entry: a NULL content_type on an update keeps the stored media
+-- type (a known manifest type was downgraded to application/octet-stream, and
+-- clients then refused the manifest); an entry that replaces the live one
+-- under a new key keeps its type too. Only a new entry gets the default.
+CREATE OR REPLACE FUNCTION @extschema@.upsert_cache_entry(group_id bigint, upstream_id bigint, path text,
+  size bigint, file text, file_sha1 bytea, content_type text DEFAULT NULL,
+  upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL,
+  object_storage_key text DEFAULT NULL)
+  RETURNS @extschema@.cache_entries
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  v_group      bigint := $1;
+  v_upstream   bigint := $2;
+  v_path       text := $3;
+  v_size       bigint := $4;
+  v_file       text := $5;
+  v_sha1       bytea := $6;
+  -- NULL: the live entry's type stays (an update must never downgrade a
+  -- known media type to application/octet-stream); a new path gets that default.
+  v_type       text := $7;
+  v_prev_type  text;
+  v_etag       text := $8;
+  v_md5        bytea := $9;
+  v_given_key  text := $10;
+  v_url        text;
+  v_rel        text;
+  v_path_digest text;
+  v_etag_digest text;
+  v_key        text;
+  v_row        @extschema@.cache_entries;
+BEGIN
+  IF v_group IS NULL OR v_upstream IS NULL OR v_path IS NULL OR v_size IS NULL
+     OR v_file IS NULL OR v_sha1 IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL',
+      CASE WHEN v_group IS NULL THEN 'group_id' WHEN v_upstream IS NULL THEN 'upstream_id'
+           WHEN v_path IS NULL THEN 'path' WHEN v_size IS NULL THEN 'size'
+           WHEN v_file IS NULL THEN 'file' ELSE 'file_sha1' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- The table's CHECK constraints would refuse these too (23514); say what
+  -- is wrong with which argument instead.
+  IF v_size < 0 OR v_size > 1099511627776 THEN
+    RAISE EXCEPTION 'size must be between 0 and 1099511627776 bytes (1 TiB), not %', v_size
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(v_sha1) <> 20 THEN
+    RAISE EXCEPTION 'file_sha1 must be 20 bytes, not %', octet_length(v_sha1)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(v_md5) <> 16 THEN
+    RAISE EXCEPTION 'file_md5 must be NULL or 16 bytes, not %', octet_length(v_md5)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF v_given_key IS NOT NULL
+     AND NOT starts_with(v_given_key, @extschema@.object_storage_prefix(v_group)) THEN
+    RAISE EXCEPTION 'object_storage_key must lie under the group''s prefix %',
+      @extschema@.object_storage_prefix(v_group)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  -- KEY SHARE: a concurrent delete of the upstream (which marks its live
+  -- entries pending destruction) waits for us, so no live entry outlives it.
+  SELECT u.url INTO v_url
+    FROM @extschema@.upstreams u
+   WHERE u.group_id = v_group AND u.id = v_upstream
+     FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % does not exist in group %', v_upstream, v_group
+      USING ERRCODE = 'no_data_found';
+  END IF;
+
+  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
+    FROM @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(v_url)) p;
+  IF v_etag IS NOT NULL THEN
+    v_etag_digest := @extschema@.etag_digest(v_etag);
+  END IF;
+  IF v_path_digest IS NOT NULL AND v_etag_digest IS NOT NULL
+     AND v_etag_digest <> v_path_digest THEN
+    RAISE EXCEPTION 'upstream etag names digest % but the path names digest %',
+      v_etag_digest, v_path_digest
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The upstream sent content that does not match the requested digest; do not cache it.';
+  END IF;
+
+  v_key := coalesce(v_given_key,
+                    @extschema@.object_storage_prefix(v_group) || 'upstreams/' || v_upstream
+                    || '/' || gen_random_uuid());
+
+  -- One live row per (group, upstream, path) under any concurrency: the
+  -- partial unique index arbitrates. A live entry keeps its key unless the
+  -- caller supplies a different one: then that entry goes to pending
+  -- destruction (its object gets deleted) and a new live entry takes the
+  -- key. Each retry waits for the competing transaction, so it terminates.
+  FOR attempt IN 1 .. 10 LOOP
+    INSERT INTO @extschema@.cache_entries AS e
+           (group_id, upstream_id, relative_path, upstream_checked_at, upstream_etag, size,
+            file, object_storage_key, content_type, file_md5, file_sha1, digest)
+    VALUES (v_group, v_upstream, v_rel, now(), v_etag, v_size,
+            v_file, v_key, coalesce(v_type, v_prev_type, 'application/octet-stream'),
+            v_md5, v_sha1, coalesce(v_path_digest, v_etag_digest))
+    ON CONFLICT (group_id, upstream_id, relative_path) WHERE status = 0
+    DO UPDATE SET upstream_checked_at = now(),
+                  upstream_etag = EXCLUDED.upstream_etag,
+                  size = EXCLUDED.size,
+                  file = EXCLUDED.file,
+                  content_type = coalesce(v_type, e.content_type),
+                  file_md5 = EXCLUDED.file_md5,
+                  file_sha1 = EXCLUDED.file_sha1,
+                  digest = EXCLUDED.digest
+       WHERE v_given_key IS NULL OR e.object_storage_key = EXCLUDED.object_storage_key
+    RETURNING e.* INTO v_row;
+    IF FOUND THEN
+      RETURN v_row;
+    END IF;
+    -- The live entry (locked by the statement above) has another key. The
+    -- entry that replaces it keeps its media type unless the caller gave one.
+    UPDATE @extschema@.cache_entries e
+       SET status = 2
+     WHERE e.group_id = v_group AND e.upstream_id = v_upstream
+       AND e.relative_path = v_rel AND e.status = 0
+       AND e.object_storage_key <> v_key
+    RETURNING e.content_type INTO v_prev_type;
+  END LOOP;
+  RAISE EXCEPTION 'could not replace the live cache entry of upstream % for % after 10 attempts',
+    v_upstream, v_rel
+    USING ERRCODE = 'serialization_failure',
+          HINT = 'Other sessions keep storing this path with other object-storage keys; retry.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) IS
+  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type is stored exactly as given; NULL keeps the media type of the live entry being updated (or replaced under a new key), so a known type such as application/vnd.oci.image.index.v1+json is never downgraded, and only a new entry gets application/octet-stream. upstream_etag, the digest taken from it and file_md5 describe the file just stored, so NULL stores NULL (the previous file''s ETag or checksum would be wrong for the new one; a tag manifest fetched without an ETag has no digest). A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key (NULL never changes a key); a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path, an ETag digest that contradicts the path''s digest, size outside 0..1 TiB, file_sha1 not 20 bytes, file_md5 not 16 bytes, or a key outside the group''s prefix; P0002 upstream unknown or of another group; 23514 another column limit (file, content type, ETag length, characters of a key); 23505 a given key already used by another entry of the group. Rule: one live entry per (group, upstream, canonical path), whichever form of a Docker Hub name the caller used.';
+
+-- Text that an index holds is limited in bytes, as a btree entry is: a raw
+-- INSERT of 1023 four-byte characters passed the old character limit and then
+-- failed in the index (54000). relative_path and object_storage_key are at
+-- most 1024 bytes, in cache_entries and in fetch_leases. Existing rows are
+-- checked: a row over the limit can only come from a raw INSERT (the API
+-- writes printable ASCII) and makes the update fail naming the constraint.
+-- (The whole update is one transaction that holds ACCESS EXCLUSIVE from the
+-- DROP CONSTRAINT on, so ADD ... NOT VALID plus VALIDATE would scan the same
+-- rows under the same lock; the constraints are added valid, as a fresh
+-- install has them.)
+ALTER TABLE @extschema@.cache_entries
+  DROP CONSTRAINT cache_entries_relative_path_check,
+  ADD CONSTRAINT cache_entries_relative_path_check
+    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
+  DROP CONSTRAINT cache_entries_object_storage_key_check,
+  ADD CONSTRAINT cache_entries_object_storage_key_check
+    CHECK (octet_length(object_storage_key) <= 1024
+           AND starts_with(object_storage_key, @extschema@.object_storage_prefix(group_id))
+           AND octet_length(object_storage_key) > octet_length(@extschema@.object_storage_prefix(group_id))
+           AND object_storage_key ~ '^[A-Za-z0-9!_.*''()/-]+$'
+           AND object_storage_key !~ '(^|/)\.\.?(/|$)'
+           AND object_storage_key !~ '//'
+           AND right(object_storage_key, 1) <> '/');
+ALTER TABLE @extschema@.fetch_leases
+  ADD CONSTRAINT fetch_leases_relative_path_check
+    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/');
+COMMENT ON COLUMN @extschema@.cache_entries.relative_path IS
+  'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:... At most 1024 bytes (a btree entry is limited in bytes); printable ASCII when written through the API.';
+COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
+  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ (leading slash optional) by the OCI distribution grammar: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, split at the last two components; name = lowercase components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by /, at most 255 characters (with docker_hub, a one-component name at most 247, so that library/<name> fits 255); tag [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; digest sha256:<64 lowercase hex> or sha512:<128 lowercase hex>; printable ASCII, at most 1024 bytes (the byte limit of cache_entries.relative_path). Returns the canonical relative_path (leading slash; library/ prepended to a one-component name when docker_hub), kind (tag_manifest, digest_manifest or blob) and the digest (NULL for a tag). Errors: 22023 naming the problem (the same error resolve and upsert_cache_entry raise). NULL in, NULL out. Rule: the OCI distribution grammar, and one cache key per image on Docker Hub (alpine is library/alpine).';
+
+-- compact_usage and rebuild_usage took their per-group lock with
+-- pg_advisory_xact_lock(30292, ...), in the application's lock space, where an
+-- application's own advisory lock on the same numbers collided with it. The
+-- lock is now taken in the extension's private lock space by lock_group_usage.
+CREATE FUNCTION @extschema@.lock_group_usage(group_id bigint) RETURNS void
+  AS 'MODULE_PATHNAME', 'containers_vreg_lock_group_usage'
+  LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.lock_group_usage(bigint) IS
+  'Internal: lock_group_usage(group_id bigint) -> void. Takes the exclusive lock, held to the end of the transaction, that serialises compact_usage and rebuild_usage of one group. The lock is in the extension''s private advisory lock space (pg_locks: locktype advisory, classid and objid the high and low 32 bits of group_id, objsubid 30292), which pg_advisory_lock() and pg_advisory_xact_lock() cannot take, so an application''s advisory locks never wait for it or block it. Errors: 22004 for NULL.';
+REVOKE ALL ON FUNCTION @extschema@.lock_group_usage(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.compact_usage(group_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  g bigint;
+  n bigint;
+  total bigint := 0;
+BEGIN
+  FOR g IN SELECT DISTINCT d.group_id FROM @extschema@.usage_deltas d
+            WHERE compact_usage.group_id IS NULL OR d.group_id = compact_usage.group_id
+            ORDER BY 1
+  LOOP
+    PERFORM @extschema@.lock_group_usage(g);
+    WITH gone AS (
+      DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
+      RETURNING d.*
+    ), folded AS (
+      INSERT INTO @extschema@.usage_deltas
+      SELECT gone.group_id, gone.upstream_id, sum(gone.live_entries), sum(gone.live_bytes),
+             sum(gone.pending_entries), sum(gone.pending_bytes)
+        FROM gone GROUP BY gone.group_id, gone.upstream_id
+      HAVING sum(gone.live_entries) <> 0 OR sum(gone.live_bytes) <> 0
+          OR sum(gone.pending_entries) <> 0 OR sum(gone.pending_bytes) <> 0
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM folded) INTO n;
+    total := total + n;
+  END LOOP;
+  RETURN total;
+END $$;
+COMMENT ON FUNCTION @extschema@.compact_usage(bigint) IS
+  'compact_usage(group_id bigint DEFAULT NULL) -> bigint. Folds the usage deltas of one group (NULL: every group) into one row per upstream (none when it sums to zero) and returns how many rows it removed. Totals do not change; concurrent writers are not blocked. Per group it waits only for a concurrent rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). Run it periodically (e.g. every few minutes in the destruction worker loop) so group_usage stays cheap. No errors. Rule: usage counters are maintained without a hot row and read at constant cost.';
+REVOKE ALL ON FUNCTION @extschema@.compact_usage(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.rebuild_usage(group_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  g bigint;
+  groups bigint := 0;
+BEGIN
+  FOR g IN SELECT c.group_id FROM @extschema@.cache_entries c
+            WHERE rebuild_usage.group_id IS NULL OR c.group_id = rebuild_usage.group_id
+           UNION
+           SELECT d.group_id FROM @extschema@.usage_deltas d
+            WHERE rebuild_usage.group_id IS NULL OR d.group_id = rebuild_usage.group_id
+           ORDER BY 1
+  LOOP
+    PERFORM @extschema@.lock_group_usage(g);
+    -- One statement, one snapshot: a delta is deleted exactly when the entry
+    -- change it describes is visible to the recount.
+    WITH gone AS (
+      DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
+    )
+    INSERT INTO @extschema@.usage_deltas
+    SELECT c.group_id, c.upstream_id,
+           count(*) FILTER (WHERE c.status = 0), coalesce(sum(c.size) FILTER (WHERE c.status = 0), 0),
+           count(*) FILTER (WHERE c.status <> 0), coalesce(sum(c.size) FILTER (WHERE c.status <> 0), 0)
+      FROM @extschema@.cache_entries c
+     WHERE c.group_id = g
+     GROUP BY c.group_id, c.upstream_id;
+    groups := groups + 1;
+  END LOOP;
+  RETURN groups;
+END $$;
+COMMENT ON FUNCTION @extschema@.rebuild_usage(bigint) IS
+  'rebuild_usage(group_id bigint DEFAULT NULL) -> bigint. Recomputes the usage counters of one group (NULL: every group) from cache_entries and returns how many groups it rebuilt. Run it after a restore made with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica) or after truncating a single partition; it is always safe to run. Scans the group''s entries. Per group it waits only for a concurrent compact_usage or rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). No errors. Rule: derived state is rebuilt, not dumped.';

@@ -68,7 +68,7 @@ INSERT INTO hostile_t.covered VALUES
   ('containers_vreg.retry_destruction(bigint)'), ('containers_vreg.mark_unused(bigint,integer,integer)'),
   ('containers_vreg.claim_fetch(bigint,bigint,text,interval)'), ('containers_vreg.prune_fetch_leases()'),
   ('containers_vreg.group_usage(bigint)'), ('containers_vreg.compact_usage(bigint)'),
-  ('containers_vreg.rebuild_usage(bigint)');
+  ('containers_vreg.rebuild_usage(bigint)'), ('containers_vreg.lock_group_usage(bigint)');
 SELECT p.oid::regprocedure AS not_covered
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -139,7 +139,8 @@ INSERT INTO hostile_t.calls VALUES
   ('claim_fetch', 'upstream_id', 'bigint', 'SELECT containers_vreg.claim_fetch(1, %s, ''alpine/manifests/new'')'),
   ('group_usage', 'group_id', 'bigint', 'SELECT string_agg(x::text, '' '') FROM containers_vreg.group_usage(%s) x'),
   ('compact_usage', 'group_id', 'bigint', 'SELECT containers_vreg.compact_usage(%s)'),
-  ('rebuild_usage', 'group_id', 'bigint', 'SELECT containers_vreg.rebuild_usage(%s)');
+  ('rebuild_usage', 'group_id', 'bigint', 'SELECT containers_vreg.rebuild_usage(%s)'),
+  ('lock_group_usage', 'group_id', 'bigint', 'SELECT containers_vreg.lock_group_usage(%s)');
 
 -- A scratch hash-partitioned table without partitions for create_hash_partitions.
 CREATE TABLE hostile_t.hp (k bigint) PARTITION BY HASH (k);

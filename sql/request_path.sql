@@ -196,7 +196,7 @@ SELECT content_type FROM containers_vreg.upsert_cache_entry(1, 21, 'ct/manifests
 SELECT content_type FROM containers_vreg.upsert_cache_entry(1, 21, 'ct/manifests/list', 1, 'f', :'sha1', 'application/vnd.docker.distribution.manifest.list.v2+json');
 SELECT content_type FROM containers_vreg.upsert_cache_entry(1, 21, 'ct/manifests/v2', 1, 'f', :'sha1', 'application/vnd.docker.distribution.manifest.v2+json; charset=utf-8');
 SELECT content_type FROM containers_vreg.upsert_cache_entry(1, 21, 'ct/manifests/oci', 1, 'f', :'sha1', 'application/vnd.oci.image.manifest.v1+json');
-SELECT content_type FROM containers_vreg.upsert_cache_entry(1, 21, 'ct/manifests/oci', 1, 'f', :'sha1');  -- NULL: octet-stream
+SELECT content_type FROM containers_vreg.upsert_cache_entry(1, 21, 'ct/manifests/oci', 1, 'f', :'sha1');  -- NULL on an update: the stored type stays
 -- an update keeps id and key, moves upstream_checked_at, replaces the metadata
 BEGIN;
 UPDATE containers_vreg.cache_entries SET upstream_checked_at = '2000-01-01' WHERE id = :ghcr_tag;

@@ -22,6 +22,8 @@
 #define VREG_LOCKCLASS_REGISTRIES_OF_GROUP	0x7652
 /* Creation of the credentials fingerprint secret (key 1). */
 #define VREG_LOCKCLASS_CREDENTIALS_SECRET	0x7653
+/* compact_usage / rebuild_usage of one group (key: group_id). */
+#define VREG_LOCKCLASS_USAGE_OF_GROUP		0x7654
 
 extern void vreg_lock_group_key(int64 key, uint16 lockclass);
 

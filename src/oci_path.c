@@ -10,6 +10,10 @@
 
 #include "oci_path.h"
 
+/* Every relative path this module builds fits the byte limit it enforces. */
+_Static_assert(VREG_OCI_RELPATH_BUFSIZE - 1 <= VREG_OCI_MAX_PATH,
+			   "relative paths must fit VREG_OCI_MAX_PATH");
+
 #define IS_LOWER_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9'))
 #define IS_HEX_LOWER(c) (((c) >= 'a' && (c) <= 'f') || ((c) >= '0' && (c) <= '9'))
 #define IS_TAG_FIRST(c) (IS_LOWER_ALNUM(c) || ((c) >= 'A' && (c) <= 'Z') || (c) == '_')
@@ -155,8 +159,9 @@ vreg_oci_parse_path(const char *path, size_t len, VregOciPath *out)
 	const char *problem;
 	size_t		i;
 
+	/* in bytes: the limit exists for the index on relative_path */
 	if (len > VREG_OCI_MAX_PATH)
-		return "the path is longer than 1024 characters";
+		return "the path is longer than 1024 bytes";
 	if (len > 0 && path[0] == '/')
 	{
 		path++;

@@ -4,7 +4,8 @@
  *		headers: a standalone test or fuzzer links oci_path.c alone).
  *
  * Grammar (distribution/reference and the OCI distribution spec):
- *	 path      = ["/"] name "/manifests/" reference | ["/"] name "/blobs/" digest
+ *	 path      = ["/"] name "/manifests/" reference | ["/"] name "/blobs/" digest,
+ *	             printable ASCII, at most 1024 bytes
  *	 name      = component *("/" component), at most 255 characters
  *	 component = [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*
  *	 reference = tag | digest
@@ -19,7 +20,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Longest request path accepted (DESIGN section 3: relative_path <= 1024). */
+/*
+ * Longest request path accepted, in bytes: the byte limit of
+ * cache_entries.relative_path (a btree entry is limited in bytes, not
+ * characters). An accepted path is printable ASCII, so its length in bytes
+ * and in characters agree; the relative path built from it (at most
+ * VREG_OCI_RELPATH_BUFSIZE - 1 bytes) is always within the limit too.
+ */
 #define VREG_OCI_MAX_PATH 1024
 /* Longest repository name (distribution's NameTotalLengthMax). */
 #define VREG_OCI_MAX_NAME 255

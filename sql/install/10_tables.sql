@@ -155,8 +155,14 @@ CREATE TABLE @extschema@.cache_entries (
   updated_at          timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT cache_entries_pkey PRIMARY KEY (group_id, id),
   CONSTRAINT cache_entries_object_storage_key_key UNIQUE (group_id, object_storage_key),
+  -- Text that an index holds is limited in bytes, as a btree entry is (at
+  -- most 2704 bytes with 8 kB pages): relative_path and object_storage_key
+  -- at most 1024 bytes, digest at most 135 by its pattern. The widest entry,
+  -- (group_id, upstream_id, relative_path), is then at most 1056 bytes
+  -- (8 header + 8 + 8 + 4 varlena header + 1024, aligned), whatever
+  -- characters a raw INSERT uses. Text in no index counts characters.
   CONSTRAINT cache_entries_relative_path_check
-    CHECK (char_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
+    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
   CONSTRAINT cache_entries_status_check CHECK (status IN (0, 1, 2, 3)),
   CONSTRAINT cache_entries_upstream_etag_check CHECK (char_length(upstream_etag) <= 255),
   CONSTRAINT cache_entries_size_check CHECK (size >= 0 AND size <= 1099511627776),
@@ -166,9 +172,9 @@ CREATE TABLE @extschema@.cache_entries (
   -- characters): no percent-encoding, '?', '#', spaces, non-ASCII, no '.' or
   -- '..' segment, no empty segment, no trailing '/'.
   CONSTRAINT cache_entries_object_storage_key_check
-    CHECK (char_length(object_storage_key) <= 1024
+    CHECK (octet_length(object_storage_key) <= 1024
            AND starts_with(object_storage_key, @extschema@.object_storage_prefix(group_id))
-           AND char_length(object_storage_key) > char_length(@extschema@.object_storage_prefix(group_id))
+           AND octet_length(object_storage_key) > octet_length(@extschema@.object_storage_prefix(group_id))
            AND object_storage_key ~ '^[A-Za-z0-9!_.*''()/-]+$'
            AND object_storage_key !~ '(^|/)\.\.?(/|$)'
            AND object_storage_key !~ '//'
@@ -184,7 +190,7 @@ ALTER SEQUENCE @extschema@.cache_entries_id_seq OWNED BY @extschema@.cache_entri
 COMMENT ON TABLE @extschema@.cache_entries IS
   'One cached manifest or blob of an upstream. Hash-partitioned by group_id. status: 0 live, 1 processing (claimed for destruction), 2 pending destruction, 3 error. At most one live entry per (group_id, upstream_id, relative_path).';
 COMMENT ON COLUMN @extschema@.cache_entries.relative_path IS
-  'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:...';
+  'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:... At most 1024 bytes (a btree entry is limited in bytes); printable ASCII when written through the API.';
 COMMENT ON COLUMN @extschema@.cache_entries.size IS 'Bytes.';
 
 -- At most one live entry per (upstream, path); any number of non-live ones.

@@ -23,7 +23,7 @@ CREATE FUNCTION @extschema@.parse_request_path(path text, docker_hub boolean DEF
   AS 'MODULE_PATHNAME', 'containers_vreg_parse_request_path'
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
-  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ (leading slash optional) by the OCI distribution grammar: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, split at the last two components; name = lowercase components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by /, at most 255 characters (with docker_hub, a one-component name at most 247, so that library/<name> fits 255); tag [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; digest sha256:<64 lowercase hex> or sha512:<128 lowercase hex>; at most 1024 characters. Returns the canonical relative_path (leading slash; library/ prepended to a one-component name when docker_hub), kind (tag_manifest, digest_manifest or blob) and the digest (NULL for a tag). Errors: 22023 naming the problem (the same error resolve and upsert_cache_entry raise). NULL in, NULL out. Rule: DESIGN section 5, issue 6 item 4.';
+  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ (leading slash optional) by the OCI distribution grammar: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, split at the last two components; name = lowercase components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by /, at most 255 characters (with docker_hub, a one-component name at most 247, so that library/<name> fits 255); tag [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; digest sha256:<64 lowercase hex> or sha512:<128 lowercase hex>; printable ASCII, at most 1024 bytes (the byte limit of cache_entries.relative_path). Returns the canonical relative_path (leading slash; library/ prepended to a one-component name when docker_hub), kind (tag_manifest, digest_manifest or blob) and the digest (NULL for a tag). Errors: 22023 naming the problem (the same error resolve and upsert_cache_entry raise). NULL in, NULL out. Rule: the OCI distribution grammar, and one cache key per image on Docker Hub (alpine is library/alpine).';
 
 CREATE FUNCTION @extschema@.etag_digest(etag text) RETURNS text
   AS 'MODULE_PATHNAME', 'containers_vreg_etag_digest'
@@ -61,7 +61,10 @@ DECLARE
   v_size       bigint := $4;
   v_file       text := $5;
   v_sha1       bytea := $6;
-  v_type       text := coalesce($7, 'application/octet-stream');
+  -- NULL: the live entry's type stays (an update must never downgrade a
+  -- known media type to application/octet-stream); a new path gets that default.
+  v_type       text := $7;
+  v_prev_type  text;
   v_etag       text := $8;
   v_md5        bytea := $9;
   v_given_key  text := $10;
@@ -139,13 +142,14 @@ BEGIN
            (group_id, upstream_id, relative_path, upstream_checked_at, upstream_etag, size,
             file, object_storage_key, content_type, file_md5, file_sha1, digest)
     VALUES (v_group, v_upstream, v_rel, now(), v_etag, v_size,
-            v_file, v_key, v_type, v_md5, v_sha1, coalesce(v_path_digest, v_etag_digest))
+            v_file, v_key, coalesce(v_type, v_prev_type, 'application/octet-stream'),
+            v_md5, v_sha1, coalesce(v_path_digest, v_etag_digest))
     ON CONFLICT (group_id, upstream_id, relative_path) WHERE status = 0
     DO UPDATE SET upstream_checked_at = now(),
                   upstream_etag = EXCLUDED.upstream_etag,
                   size = EXCLUDED.size,
                   file = EXCLUDED.file,
-                  content_type = EXCLUDED.content_type,
+                  content_type = coalesce(v_type, e.content_type),
                   file_md5 = EXCLUDED.file_md5,
                   file_sha1 = EXCLUDED.file_sha1,
                   digest = EXCLUDED.digest
@@ -154,12 +158,14 @@ BEGIN
     IF FOUND THEN
       RETURN v_row;
     END IF;
-    -- The live entry (locked by the statement above) has another key.
+    -- The live entry (locked by the statement above) has another key. The
+    -- entry that replaces it keeps its media type unless the caller gave one.
     UPDATE @extschema@.cache_entries e
        SET status = 2
      WHERE e.group_id = v_group AND e.upstream_id = v_upstream
        AND e.relative_path = v_rel AND e.status = 0
-       AND e.object_storage_key <> v_key;
+       AND e.object_storage_key <> v_key
+    RETURNING e.content_type INTO v_prev_type;
   END LOOP;
   RAISE EXCEPTION 'could not replace the live cache entry of upstream % for % after 10 attempts',
     v_upstream, v_rel
@@ -168,7 +174,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) IS
-  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type NULL means application/octet-stream, otherwise kept exactly. A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key; a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path, an ETag digest that contradicts the path''s digest, size outside 0..1 TiB, file_sha1 not 20 bytes, file_md5 not 16 bytes, or a key outside the group''s prefix; P0002 upstream unknown or of another group; 23514 another column limit (file, content type, ETag length, characters of a key); 23505 a given key already used by another entry of the group. Rule: DESIGN section 5, issue 6 item 4.';
+  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type is stored exactly as given; NULL keeps the media type of the live entry being updated (or replaced under a new key), so a known type such as application/vnd.oci.image.index.v1+json is never downgraded, and only a new entry gets application/octet-stream. upstream_etag, the digest taken from it and file_md5 describe the file just stored, so NULL stores NULL (the previous file''s ETag or checksum would be wrong for the new one; a tag manifest fetched without an ETag has no digest). A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key (NULL never changes a key); a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path, an ETag digest that contradicts the path''s digest, size outside 0..1 TiB, file_sha1 not 20 bytes, file_md5 not 16 bytes, or a key outside the group''s prefix; P0002 upstream unknown or of another group; 23514 another column limit (file, content type, ETag length, characters of a key); 23505 a given key already used by another entry of the group. Rule: one live entry per (group, upstream, canonical path), whichever form of a Docker Hub name the caller used.';
 REVOKE ALL ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) FROM PUBLIC;
 
 -- mark_checked ----------------------------------------------------------------

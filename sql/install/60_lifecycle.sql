@@ -310,7 +310,11 @@ CREATE TABLE @extschema@.fetch_leases (
   upstream_id   bigint      NOT NULL,
   relative_path text        NOT NULL,
   leased_until  timestamptz NOT NULL,
-  CONSTRAINT fetch_leases_pkey PRIMARY KEY (group_id, upstream_id, relative_path)
+  CONSTRAINT fetch_leases_pkey PRIMARY KEY (group_id, upstream_id, relative_path),
+  -- the same byte limit as cache_entries.relative_path: the key stays far
+  -- below the btree entry limit whatever a raw INSERT writes
+  CONSTRAINT fetch_leases_relative_path_check
+    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/')
 );
 COMMENT ON TABLE @extschema@.fetch_leases IS
   'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
@@ -501,9 +505,18 @@ COMMENT ON FUNCTION @extschema@.group_usage(bigint) IS
 REVOKE ALL ON FUNCTION @extschema@.group_usage(bigint) FROM PUBLIC;
 
 -- compact_usage and rebuild_usage of one group are serialised with a
--- transaction-level advisory lock, so a rebuild never misses the rows a
--- concurrent compaction inserted (two compactions alone are safe anyway:
--- each sums exactly the rows it deleted).
+-- transaction-level lock, so a rebuild never misses the rows a concurrent
+-- compaction inserted (two compactions alone are safe anyway: each sums
+-- exactly the rows it deleted). The lock is in the extension's private lock
+-- space, like every lock the extension takes: pg_advisory_lock() cannot
+-- reach it, so no application's advisory lock collides with it.
+CREATE FUNCTION @extschema@.lock_group_usage(group_id bigint) RETURNS void
+  AS 'MODULE_PATHNAME', 'containers_vreg_lock_group_usage'
+  LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.lock_group_usage(bigint) IS
+  'Internal: lock_group_usage(group_id bigint) -> void. Takes the exclusive lock, held to the end of the transaction, that serialises compact_usage and rebuild_usage of one group. The lock is in the extension''s private advisory lock space (pg_locks: locktype advisory, classid and objid the high and low 32 bits of group_id, objsubid 30292), which pg_advisory_lock() and pg_advisory_xact_lock() cannot take, so an application''s advisory locks never wait for it or block it. Errors: 22004 for NULL.';
+REVOKE ALL ON FUNCTION @extschema@.lock_group_usage(bigint) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.compact_usage(group_id bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -516,7 +529,7 @@ BEGIN
             WHERE compact_usage.group_id IS NULL OR d.group_id = compact_usage.group_id
             ORDER BY 1
   LOOP
-    PERFORM pg_catalog.pg_advisory_xact_lock(30292, pg_catalog.hashint8(g));
+    PERFORM @extschema@.lock_group_usage(g);
     WITH gone AS (
       DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
       RETURNING d.*
@@ -535,7 +548,7 @@ BEGIN
   RETURN total;
 END $$;
 COMMENT ON FUNCTION @extschema@.compact_usage(bigint) IS
-  'compact_usage(group_id bigint DEFAULT NULL) -> bigint. Folds the usage deltas of one group (NULL: every group) into one row per upstream (none when it sums to zero) and returns how many rows it removed. Totals do not change; concurrent writers are not blocked. Run it periodically (e.g. every few minutes in the destruction worker loop) so group_usage stays cheap. No errors. Rule: issue 6 (usage).';
+  'compact_usage(group_id bigint DEFAULT NULL) -> bigint. Folds the usage deltas of one group (NULL: every group) into one row per upstream (none when it sums to zero) and returns how many rows it removed. Totals do not change; concurrent writers are not blocked. Per group it waits only for a concurrent rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). Run it periodically (e.g. every few minutes in the destruction worker loop) so group_usage stays cheap. No errors. Rule: usage counters are maintained without a hot row and read at constant cost.';
 REVOKE ALL ON FUNCTION @extschema@.compact_usage(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.rebuild_usage(group_id bigint DEFAULT NULL)
@@ -552,7 +565,7 @@ BEGIN
             WHERE rebuild_usage.group_id IS NULL OR d.group_id = rebuild_usage.group_id
            ORDER BY 1
   LOOP
-    PERFORM pg_catalog.pg_advisory_xact_lock(30292, pg_catalog.hashint8(g));
+    PERFORM @extschema@.lock_group_usage(g);
     -- One statement, one snapshot: a delta is deleted exactly when the entry
     -- change it describes is visible to the recount.
     WITH gone AS (
@@ -570,5 +583,5 @@ BEGIN
   RETURN groups;
 END $$;
 COMMENT ON FUNCTION @extschema@.rebuild_usage(bigint) IS
-  'rebuild_usage(group_id bigint DEFAULT NULL) -> bigint. Recomputes the usage counters of one group (NULL: every group) from cache_entries and returns how many groups it rebuilt. Run it after a restore made with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica) or after truncating a single partition; it is always safe to run. Scans the group''s entries. No errors. Rule: issue 6 (usage; derived state is rebuilt, not dumped).';
+  'rebuild_usage(group_id bigint DEFAULT NULL) -> bigint. Recomputes the usage counters of one group (NULL: every group) from cache_entries and returns how many groups it rebuilt. Run it after a restore made with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica) or after truncating a single partition; it is always safe to run. Scans the group''s entries. Per group it waits only for a concurrent compact_usage or rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). No errors. Rule: derived state is rebuilt, not dumped.';
 REVOKE ALL ON FUNCTION @extschema@.rebuild_usage(bigint) FROM PUBLIC;

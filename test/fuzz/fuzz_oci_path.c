@@ -7,6 +7,8 @@
  * report"):
  *	 - every problem is one of the module's static sentences, never a pointer
  *	   into the input;
+ *	 - an accepted path is at most VREG_OCI_MAX_PATH (1024) bytes, the byte
+ *	   limit of the relative_path column, and so is its relative path;
  *	 - an accepted path has a 1..255 character lowercase name of valid
  *	   components, a non-empty reference, a 1..128 character tag or a digest of
  *	   the right length for its algorithm (sha256: 64, sha512: 128 lowercase
@@ -74,6 +76,7 @@ check_normalized(const VregOciPath *p, int docker_hub)
 		abort();
 	n = vreg_oci_relative_path(p, docker_hub, buf);
 	CHECK(n < VREG_OCI_RELPATH_BUFSIZE);
+	CHECK(n <= VREG_OCI_MAX_PATH);
 	CHECK(strlen(buf) == n);
 	CHECK(buf[0] == '/');
 
@@ -104,6 +107,9 @@ fuzz_path(const char *in, size_t len)
 	check_problem(problem, in, len);
 	if (problem != NULL)
 		return;
+
+	/* within the byte limit, so the stored relative_path passes its CHECK */
+	CHECK(len <= VREG_OCI_MAX_PATH);
 
 	/* everything points into the input */
 	CHECK(p.name >= in && p.name + p.name_len <= in + len);

@@ -130,13 +130,17 @@ def slug(heading):
 
 
 def anchors(path):
-    out, in_fence = set(), False
+    """The anchors of a file's headings; a repeated heading gets -1, -2, ... as on GitHub."""
+    out, seen, in_fence = set(), {}, False
     with open(path, encoding="utf-8") as f:
         for line in f:
             if re.match(r"^\s*```", line):
                 in_fence = not in_fence
             elif not in_fence and re.match(r"^#{1,6} ", line):
-                out.add(slug(line.lstrip("#")))
+                base = slug(line.lstrip("#"))
+                k = seen.get(base, 0)
+                seen[base] = k + 1
+                out.add(base if k == 0 else "%s-%d" % (base, k))
     return out
 
 

@@ -1,0 +1,34 @@
+/*
+ * usage_lock.c
+ *		The per-group lock that serialises the usage counters' maintenance
+ *		(compact_usage, rebuild_usage in sql/install/60_lifecycle.sql).
+ *
+ * SQL can only take advisory locks in the application's lock space
+ * (pg_advisory_lock and friends), where any application's lock on the same
+ * numbers would collide with ours. This function takes it in the extension's
+ * private class instead, like every other lock of the extension
+ * (vreg_lock_group_key).
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "containers_vreg.h"
+
+PG_FUNCTION_INFO_V1(containers_vreg_lock_group_usage);
+
+/*
+ * lock_group_usage(group_id bigint) -> void: transaction-level exclusive
+ * lock on the group's usage counters. Not STRICT: a NULL is an error, not a
+ * silently skipped lock.
+ */
+Datum
+containers_vreg_lock_group_usage(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("group_id must not be null")));
+	vreg_lock_group_key(PG_GETARG_INT64(0), VREG_LOCKCLASS_USAGE_OF_GROUP);
+	PG_RETURN_VOID();
+}
