@@ -221,6 +221,23 @@ bad_format:
 #define KEYRING_HINT \
 	"The keyring file has one line \"<key id> <64 hex digits>\" per key (e.g. from \"openssl rand -hex 32\"), is owned by the server's OS user with mode 0600, and is named by containers_vreg.keyring_file; after a change run SELECT pg_reload_conf()."
 
+/*
+ * An I/O error on the open keyring file (errno set): close it and report.
+ * Never returns (ereport ERROR).
+ */
+static void
+keyring_file_error(int fd, const char *path, const char *action)
+{
+	int			save_errno = errno;
+
+	CloseTransientFile(fd);
+	keyring_forget();
+	errno = save_errno;
+	ereport(ERROR,
+			(errcode_for_file_access(),
+			 errmsg("could not %s keyring file \"%s\": %m", action, path)));
+}
+
 static void
 keyring_load(void)
 {
@@ -256,7 +273,16 @@ keyring_load(void)
 	if (same_file(&st, path))
 		return;
 
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	/*
+	 * Open without blocking, then decide on what was opened. A plain open()
+	 * of a FIFO waits for a writer, in the kernel, beyond statement_timeout
+	 * and pg_terminate_backend(); O_NONBLOCK returns at once for a FIFO (and
+	 * changes nothing for a regular file). The type is checked on the open
+	 * descriptor (fstat), never on the path, so the file cannot be swapped
+	 * between the check and the read. A symbolic link is followed, as for
+	 * ssl_key_file: the rules below apply to its target.
+	 */
+	fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | PG_BINARY);
 	if (fd < 0)
 	{
 		keyring_forget();
@@ -266,19 +292,28 @@ keyring_load(void)
 				 errhint(KEYRING_HINT)));
 	}
 	if (fstat(fd, &st) != 0)
-	{
-		keyring_forget();
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat keyring file \"%s\": %m", path)));
-	}
+		keyring_file_error(fd, path, "stat");
 	if (!S_ISREG(st.st_mode))
 	{
+		CloseTransientFile(fd);
 		keyring_forget();
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("keyring file \"%s\" is not a regular file", path),
+				 errdetail("It is a %s; the keyring must be a regular file (a symbolic link to one is followed).",
+						   S_ISFIFO(st.st_mode) ? "FIFO" :
+						   S_ISDIR(st.st_mode) ? "directory" :
+						   S_ISCHR(st.st_mode) ? "character device" :
+						   S_ISBLK(st.st_mode) ? "block device" :
+						   S_ISSOCK(st.st_mode) ? "socket" : "special file"),
 				 errhint(KEYRING_HINT)));
+	}
+	/* A regular file: back to blocking reads. */
+	{
+		int			flags = fcntl(fd, F_GETFL);
+
+		if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+			keyring_file_error(fd, path, "read");
 	}
 	/* The same ownership and mode rules as PostgreSQL's ssl_key_file. */
 	if (st.st_uid != geteuid() && st.st_uid != 0)

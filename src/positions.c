@@ -711,6 +711,7 @@ containers_vreg_positions_check(PG_FUNCTION_ARGS)
 	OwnerSwitch sw;
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2];
+	MemoryContext callercxt = CurrentMemoryContext;
 
 	check_trigger(fcinfo, "positions_check", false, true, 0);
 	rel = trigdata->tg_relation;
@@ -742,7 +743,17 @@ containers_vreg_positions_check(PG_FUNCTION_ARGS)
 	n = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	if (!ok)
-		list = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	{
+		/*
+		 * SPI_getvalue allocates in the SPI procedure context, which
+		 * SPI_finish frees: the error below is raised after it, so the text
+		 * is copied into the caller's context first.
+		 */
+		char	   *spi_list = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+		if (spi_list != NULL)
+			list = MemoryContextStrdup(callercxt, spi_list);
+	}
 	SPI_finish();
 	restore_user(&sw);
 

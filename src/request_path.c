@@ -5,8 +5,9 @@
  *
  * resolve() is the hot path: one call per client request. It answers with
  * direct index scans (resolve_scan.c: no SPI, planner or executor). When
- * those cannot answer (an index the scans rely on is missing, the group's
- * partition is missing or itself partitioned) it runs the planned query
+ * those cannot answer (an index the scans rely on is missing or defined
+ * otherwise, cache_entries is not hash-partitioned on group_id alone, the
+ * group's partition is missing or itself partitioned) it runs the planned query
  * below: one SPI statement, prepared once per backend and kept
  * (SPI_keepplan; the plan cache re-plans it when a table or index it uses
  * changes), that checks the registry and probes each linked upstream at

@@ -22,11 +22,25 @@
  * as the fallback for shapes this file does not handle (a missing or
  * redefined index, a missing or sub-partitioned partition).
  *
+ * An index is found by name, so it is trusted only after its definition
+ * was checked against everything the scans rely on (index_mismatch()): a
+ * valid, ready and live btree on exactly the expected key columns (no
+ * expressions, no INCLUDE columns), each with its type's default operator
+ * class, the column's own (deterministic) collation and ascending NULLS
+ * LAST order; unique where the scans take the first row they find; and
+ * exactly the expected predicate. cache_entries must be hash-partitioned on
+ * group_id alone, so that routing a group finds every row of it. Anything
+ * else, and an index too new for the transaction's snapshot (indcheckxmin,
+ * as the planner checks), makes resolve() run the planned query; a DEBUG1
+ * message says why.
+ *
  * Cached per backend: the OIDs of the tables and indexes by name, their
- * attribute numbers, and per partition the child indexes and attribute
- * numbers (a partition can order its columns differently). A relcache
- * invalidation callback drops whatever an invalidated relation touches.
- * Everything a call allocates lives in a scratch context reset per call.
+ * attribute numbers and the result of the checks, and per partition the
+ * child indexes, attribute numbers (a partition can order its columns
+ * differently) and the result of their checks. A relcache invalidation
+ * callback drops whatever an invalidated relation touches (a change of an
+ * index invalidates it and its table). Everything a call allocates lives in
+ * a scratch context reset per call.
  */
 #include "postgres.h"
 
@@ -44,7 +58,12 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "executor/tuptable.h"
+#include "nodes/primnodes.h"
+#include "partitioning/partdefs.h"
+#include "utils/partcache.h"
+#include "utils/syscache.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -59,11 +78,28 @@
 #include "resolve_scan.h"
 #include "routing.h"
 
+/*
+ * PostgreSQL 18 added a fourth argument to index_beginscan(), an
+ * IndexScanInstrumentation pointer (NULL: no instrumentation).
+ */
+#if PG_VERSION_NUM >= 180000
+#define vreg_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define vreg_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
 /* Tables and indexes by name, checked once per (re)build. */
 typedef struct ResolveRels
 {
 	bool		valid;			/* OIDs looked up */
 	bool		checked;		/* shapes verified, attnums set */
+	bool		unusable;		/* shapes verified: the scans cannot answer */
+	Oid			unusable_rel;	/* ... because of this relation */
+	const char *unusable_why;	/* ... for this reason */
+	TransactionId checkxmin[3]; /* per fixed index: usable once TransactionXmin
+								 * is past it (InvalidTransactionId: now) */
 	Oid			registries;
 	Oid			registries_pkey;
 	Oid			links;
@@ -130,6 +166,10 @@ typedef struct PartInfo
 	Oid			digest_idx;
 	Oid			path_collation; /* of the index's relative_path column */
 	Oid			digest_collation;
+	TransactionId path_checkxmin;	/* as ResolveRels.checkxmin */
+	TransactionId digest_checkxmin;
+	Oid			unusable_rel;	/* the scans cannot answer: this index ... */
+	const char *unusable_why;	/* ... is unfit for this reason; NULL: usable */
 	AttrNumber	att[E_NCOLS];
 } PartInfo;
 
@@ -161,7 +201,7 @@ resolve_relcache_callback(Datum arg, Oid relid)
 
 	if (!OidIsValid(relid))
 	{
-		rels.valid = rels.checked = false;
+		rels.valid = rels.checked = rels.unusable = false;
 		for (i = 0; i < PART_CACHE_SIZE; i++)
 			part_cache[i].part = InvalidOid;
 		inval_generation++;
@@ -173,7 +213,7 @@ resolve_relcache_callback(Datum arg, Oid relid)
 		relid == rels.entries || relid == rels.entries_path_key ||
 		relid == rels.entries_digest_idx)
 	{
-		rels.valid = rels.checked = false;
+		rels.valid = rels.checked = rels.unusable = false;
 		/* partition entries name the parent indexes: drop them too */
 		for (i = 0; i < PART_CACHE_SIZE; i++)
 			part_cache[i].part = InvalidOid;
@@ -196,7 +236,7 @@ rels_lookup(void)
 {
 	Oid			nsp = get_namespace_oid(VREG_SCHEMA, true);
 
-	rels.valid = rels.checked = false;
+	rels.valid = rels.checked = rels.unusable = false;
 	if (!OidIsValid(nsp))
 		return false;
 	rels.registries = get_relname_relid("registries", nsp);
@@ -233,31 +273,201 @@ column_attnum(Relation rel, const char *name, Oid type)
 	return InvalidAttrNumber;
 }
 
-/*
- * True when idx is a valid btree index of heap whose leading key columns
- * are exactly these columns (plain columns, no expressions), and, unless
- * partial_ok, has no predicate.
- */
-static bool
-btree_leads_with(Relation idx, Relation heap, const ColumnSpec *cols, int ncols,
-				 bool partial_ok)
+/* The predicate an index must have. */
+typedef enum IndexPredicate
 {
-	Form_pg_index ix = idx->rd_index;
-	int			i;
+	PRED_NONE,					/* none */
+	PRED_LIVE,					/* status = 0 */
+	PRED_LIVE_DIGEST			/* status = 0 AND digest IS NOT NULL */
+} IndexPredicate;
 
-	if (idx->rd_rel->relam != BTREE_AM_OID || !ix->indisvalid ||
-		ix->indrelid != RelationGetRelid(heap) || ix->indnkeyatts < ncols)
+/* What the scans rely on in one index. */
+typedef struct IndexSpec
+{
+	const ColumnSpec *cols;		/* exactly these key columns, in order */
+	int			ncols;
+	bool		unique;			/* the scans take the first row they find */
+	IndexPredicate predicate;
+} IndexSpec;
+
+/* node is column attno of the indexed table (a Var of the predicate). */
+static bool
+is_column(Node *node, AttrNumber attno)
+{
+	return node != NULL && IsA(node, Var) &&
+		((Var *) node)->varattno == attno && ((Var *) node)->varlevelsup == 0;
+}
+
+/* node is "status = 0", either way round, 0 of type smallint, integer or bigint. */
+static bool
+is_status_live(Node *node, AttrNumber status)
+{
+	OpExpr	   *op;
+	Node	   *col,
+			   *other;
+	Const	   *c;
+
+	if (node == NULL || !IsA(node, OpExpr) || list_length(((OpExpr *) node)->args) != 2)
 		return false;
-	if (!partial_ok && !heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL))
-		return false;
-	for (i = 0; i < ncols; i++)
+	op = (OpExpr *) node;
+	col = linitial(op->args);
+	other = lsecond(op->args);
+	if (!is_column(col, status))
 	{
-		AttrNumber	att = column_attnum(heap, cols[i].name, cols[i].type);
-
-		if (att == InvalidAttrNumber || ix->indkey.values[i] != att)
+		col = other;
+		other = linitial(op->args);
+	}
+	if (!is_column(col, status) || !IsA(other, Const) || ((Const *) other)->constisnull)
+		return false;
+	c = (Const *) other;
+	switch (op->opfuncid)
+	{
+		case F_INT2EQ:
+			return c->consttype == INT2OID && DatumGetInt16(c->constvalue) == 0;
+		case F_INT24EQ:
+		case F_INT42EQ:
+			return c->consttype == INT4OID && DatumGetInt32(c->constvalue) == 0;
+		case F_INT28EQ:
+		case F_INT82EQ:
+			return c->consttype == INT8OID && DatumGetInt64(c->constvalue) == 0;
+		default:
 			return false;
 	}
-	return true;
+}
+
+/* node is "digest IS NOT NULL". */
+static bool
+is_not_null(Node *node, AttrNumber digest)
+{
+	NullTest   *nt = (NullTest *) node;
+
+	return node != NULL && IsA(node, NullTest) && nt->nulltesttype == IS_NOT_NULL &&
+		!nt->argisrow && is_column((Node *) nt->arg, digest);
+}
+
+/* The index's predicate is exactly the expected one (terms in any order). */
+static bool
+predicate_matches(Relation idx, Relation heap, IndexPredicate expected)
+{
+	AttrNumber	status = column_attnum(heap, "status", INT2OID);
+	AttrNumber	digest = column_attnum(heap, "digest", TEXTOID);
+	bool		seen_status = false,
+				seen_digest = false;
+	List	   *pred;
+	ListCell   *lc;
+
+	if (expected == PRED_NONE)
+		return heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL);
+	if (status == InvalidAttrNumber || digest == InvalidAttrNumber)
+		return false;
+	pred = RelationGetIndexPredicate(idx);	/* implicitly ANDed terms */
+	foreach(lc, pred)
+	{
+		Node	   *term = lfirst(lc);
+
+		if (!seen_status && is_status_live(term, status))
+			seen_status = true;
+		else if (expected == PRED_LIVE_DIGEST && !seen_digest && is_not_null(term, digest))
+			seen_digest = true;
+		else
+			return false;
+	}
+	return seen_status && (expected == PRED_LIVE || seen_digest);
+}
+
+/*
+ * Why idx cannot serve the scans exactly as the planned query's index would,
+ * or NULL when it can: see the file header for the rules.
+ */
+static const char *
+index_mismatch(Relation idx, Relation heap, const IndexSpec *spec)
+{
+	Form_pg_index ix = idx->rd_index;
+	TupleDesc	hdesc = RelationGetDescr(heap);
+	Datum		d;
+	bool		isnull;
+	oidvector  *indclass;
+	int			i;
+
+	if (idx->rd_rel->relam != BTREE_AM_OID)
+		return "is not a btree index";
+	if (!ix->indisvalid || !ix->indisready || !ix->indislive)
+		return "is not valid, ready and live";
+	if (ix->indrelid != RelationGetRelid(heap))
+		return "is not an index of the expected table";
+	if (ix->indnatts != spec->ncols || ix->indnkeyatts != spec->ncols)
+		return "does not have exactly the expected columns";
+	if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL))
+		return "has an expression column";
+	if (spec->unique && !ix->indisunique)
+		return "is not unique";
+	d = SysCacheGetAttr(INDEXRELID, idx->rd_indextuple, Anum_pg_index_indclass, &isnull);
+	if (isnull)
+		return "has no operator classes";
+	indclass = (oidvector *) DatumGetPointer(d);
+	for (i = 0; i < spec->ncols; i++)
+	{
+		AttrNumber	att = column_attnum(heap, spec->cols[i].name, spec->cols[i].type);
+		Oid			collation;
+
+		if (att == InvalidAttrNumber || ix->indkey.values[i] != att)
+			return "does not have exactly the expected columns";
+		if (indclass->values[i] != GetDefaultOpClass(spec->cols[i].type, BTREE_AM_OID))
+			return "has a column with an operator class other than the default one";
+		collation = TupleDescAttr(hdesc, att - 1)->attcollation;
+		if (idx->rd_indcollation[i] != collation)
+			return "has a column with a collation other than the column's";
+		if (OidIsValid(collation) && !get_collation_isdeterministic(collation))
+			return "has a column with a nondeterministic collation";
+		if (idx->rd_indoption[i] != 0)
+			return "has a column in descending order or with NULLS FIRST";
+	}
+	if (!predicate_matches(idx, heap, spec->predicate))
+		return "does not have the expected predicate";
+	return NULL;
+}
+
+/*
+ * An index built over broken HOT chains (indcheckxmin) can be used only by
+ * snapshots that do not see those chains, i.e. once TransactionXmin is past
+ * the xmin of its pg_index row, as the planner checks. The xmin to wait for,
+ * or InvalidTransactionId.
+ */
+static TransactionId
+index_checkxmin(Relation idx)
+{
+	if (!idx->rd_index->indcheckxmin)
+		return InvalidTransactionId;
+	return HeapTupleHeaderGetXmin(idx->rd_indextuple->t_data);
+}
+
+static bool
+checkxmin_passed(TransactionId xmin)
+{
+	return !TransactionIdIsValid(xmin) || TransactionIdPrecedes(xmin, TransactionXmin);
+}
+
+/* Say, at DEBUG1, why resolve() answers with its planned query. */
+static void
+report_fallback(Oid relid, const char *why)
+{
+	if (OidIsValid(relid))
+		ereport(DEBUG1,
+				(errmsg_internal("containers_vreg: resolve() uses its planned query: \"%s\" %s",
+								 get_rel_name(relid), why)));
+	else
+		ereport(DEBUG1,
+				(errmsg_internal("containers_vreg: resolve() uses its planned query: %s", why)));
+}
+
+/* Mark the fixed relations unusable for the scans (until invalidated). */
+static bool
+rels_unusable(Oid relid, const char *why)
+{
+	rels.unusable = true;
+	rels.unusable_rel = relid;
+	rels.unusable_why = why;
+	return false;
 }
 
 static bool
@@ -267,24 +477,44 @@ rels_check(OpenRels *o)
 	static const ColumnSpec link_key[] = {{"group_id", INT8OID}, {"registry_id", INT8OID},
 	{"position", INT2OID}};
 	static const ColumnSpec upstream_key[] = {{"group_id", INT8OID}, {"id", INT8OID}};
+	static const IndexSpec registry_spec = {registry_key, 2, false, PRED_NONE};
+	static const IndexSpec link_spec = {link_key, 3, true, PRED_NONE};
+	static const IndexSpec upstream_spec = {upstream_key, 2, true, PRED_NONE};
+	Relation	idx[3] = {o->registries_pkey, o->links_position_key, o->upstreams_pkey};
+	Relation	heap[3] = {o->registries, o->links, o->upstreams};
+	const IndexSpec *spec[3] = {&registry_spec, &link_spec, &upstream_spec};
+	PartitionKey key;
+	const char *why;
+	int			i;
 
-	if (!btree_leads_with(o->registries_pkey, o->registries, registry_key, 2, false) ||
-		!btree_leads_with(o->links_position_key, o->links, link_key, 3, false) ||
-		!btree_leads_with(o->upstreams_pkey, o->upstreams, upstream_key, 2, false))
-		return false;
-	if (o->entries->rd_rel->relkind != RELKIND_PARTITIONED_TABLE ||
-		get_rel_relkind(rels.entries_path_key) != RELKIND_PARTITIONED_INDEX ||
-		get_rel_relkind(rels.entries_digest_idx) != RELKIND_PARTITIONED_INDEX)
-		return false;
+	for (i = 0; i < 3; i++)
+	{
+		if ((why = index_mismatch(idx[i], heap[i], spec[i])) != NULL)
+			return rels_unusable(RelationGetRelid(idx[i]), why);
+		rels.checkxmin[i] = index_checkxmin(idx[i]);
+	}
+
+	/* routing a group must find all of its rows */
+	key = RelationGetPartitionKey(o->entries);
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_HASH || key->partnatts != 1 ||
+		key->partattrs[0] == 0 ||
+		key->partattrs[0] != column_attnum(o->entries, "group_id", INT8OID))
+		return rels_unusable(rels.entries, "is not hash-partitioned on group_id alone");
+	if (get_rel_relkind(rels.entries_path_key) != RELKIND_PARTITIONED_INDEX)
+		return rels_unusable(rels.entries_path_key, "is not a partitioned index");
+	if (get_rel_relkind(rels.entries_digest_idx) != RELKIND_PARTITIONED_INDEX)
+		return rels_unusable(rels.entries_digest_idx, "is not a partitioned index");
+
 	rels.link_upstream_id = column_attnum(o->links, "upstream_id", INT8OID);
 	rels.link_position = column_attnum(o->links, "position", INT2OID);
 	rels.upstream_url = column_attnum(o->upstreams, "url", TEXTOID);
 	rels.upstream_hours = column_attnum(o->upstreams, "cache_validity_hours", INT2OID);
-	rels.checked = rels.link_upstream_id != InvalidAttrNumber &&
-		rels.link_position != InvalidAttrNumber &&
-		rels.upstream_url != InvalidAttrNumber &&
-		rels.upstream_hours != InvalidAttrNumber;
-	return rels.checked;
+	if (rels.link_upstream_id == InvalidAttrNumber || rels.link_position == InvalidAttrNumber)
+		return rels_unusable(rels.links, "lacks a column the scans read");
+	if (rels.upstream_url == InvalidAttrNumber || rels.upstream_hours == InvalidAttrNumber)
+		return rels_unusable(rels.upstreams, "lacks a column the scans read");
+	rels.checked = true;
+	return true;
 }
 
 /* Open and lock a relation of this kind, or NULL (gone, or another kind). */
@@ -333,7 +563,16 @@ open_rels(OpenRels *o)
 		uint64		generation;
 
 		if (!rels.valid && !rels_lookup())
+		{
+			report_fallback(InvalidOid, "a table or index the scans use is missing");
 			return false;
+		}
+		if (rels.unusable)
+		{
+			/* checked before; an invalidation clears this */
+			report_fallback(rels.unusable_rel, rels.unusable_why);
+			return false;
+		}
 		generation = inval_generation;
 		o->registries = open_kind(rels.registries, RELKIND_RELATION);
 		o->registries_pkey = open_kind(rels.registries_pkey, RELKIND_INDEX);
@@ -347,13 +586,28 @@ open_rels(OpenRels *o)
 			o->upstreams && o->upstreams_pkey && o->entries)
 		{
 			if (rels.checked || rels_check(o))
+			{
+				Relation	idx[3] = {o->registries_pkey, o->links_position_key, o->upstreams_pkey};
+				int			i;
+
+				for (i = 0; i < 3; i++)
+					if (!checkxmin_passed(rels.checkxmin[i]))
+					{
+						report_fallback(RelationGetRelid(idx[i]),
+										"is too new for the transaction's snapshot");
+						close_rels(o);
+						return false;
+					}
 				return true;
+			}
+			report_fallback(rels.unusable_rel, rels.unusable_why);
 			close_rels(o);
 			return false;
 		}
 		close_rels(o);
-		rels.valid = rels.checked = false;
+		rels.valid = rels.checked = rels.unusable = false;
 	}
+	report_fallback(InvalidOid, "a table or index the scans use is missing");
 	return false;
 }
 
@@ -361,6 +615,9 @@ open_rels(OpenRels *o)
  * The cache entry of an open, locked leaf partition, built on first use, or
  * NULL when the partition lacks a column or a child index resolve needs
  * (nothing is cached then: an index attached later is found next time).
+ * When its child indexes are unfit for the scans, the entry says why
+ * (unusable_why); that is cached too, until either index or the partition
+ * is invalidated.
  */
 static PartInfo *
 part_info(Relation prel)
@@ -369,6 +626,8 @@ part_info(Relation prel)
 	{"relative_path", TEXTOID}};
 	static const ColumnSpec digest_key[] = {{"group_id", INT8OID}, {"upstream_id", INT8OID},
 	{"digest", TEXTOID}};
+	static const IndexSpec path_spec = {path_key, 3, true, PRED_LIVE};
+	static const IndexSpec digest_spec = {digest_key, 3, false, PRED_LIVE_DIGEST};
 	Oid			part = RelationGetRelid(prel);
 	PartInfo   *slot = &part_cache[part % PART_CACHE_SIZE];
 	PartInfo	built;
@@ -384,7 +643,10 @@ part_info(Relation prel)
 	{
 		built.att[i] = column_attnum(prel, entry_cols[i].name, entry_cols[i].type);
 		if (built.att[i] == InvalidAttrNumber)
+		{
+			report_fallback(part, "lacks a column the scans read");
 			return NULL;
+		}
 	}
 
 	indexes = RelationGetIndexList(prel);
@@ -407,22 +669,26 @@ part_info(Relation prel)
 	}
 	list_free(indexes);
 	if (!OidIsValid(built.path_idx) || !OidIsValid(built.digest_idx))
+	{
+		report_fallback(part, "lacks a child index of cache_entries_live_path_key or cache_entries_live_digest_idx");
 		return NULL;
+	}
 
-	/* the child indexes have their parents' columns, but check */
+	/* each partition's own indexes, with the partition's attribute numbers */
 	{
 		Relation	pidx = index_open(built.path_idx, AccessShareLock);
 		Relation	didx = index_open(built.digest_idx, AccessShareLock);
-		bool		ok;
 
-		ok = btree_leads_with(pidx, prel, path_key, 3, true) &&
-			btree_leads_with(didx, prel, digest_key, 3, true);
+		if ((built.unusable_why = index_mismatch(pidx, prel, &path_spec)) != NULL)
+			built.unusable_rel = built.path_idx;
+		else if ((built.unusable_why = index_mismatch(didx, prel, &digest_spec)) != NULL)
+			built.unusable_rel = built.digest_idx;
 		built.path_collation = pidx->rd_indcollation[2];
 		built.digest_collation = didx->rd_indcollation[2];
+		built.path_checkxmin = index_checkxmin(pidx);
+		built.digest_checkxmin = index_checkxmin(didx);
 		index_close(pidx, NoLock);
 		index_close(didx, NoLock);
-		if (!ok)
-			return NULL;
 	}
 
 	/*
@@ -432,6 +698,32 @@ part_info(Relation prel)
 	built.part = part;
 	*slot = built;
 	return slot;
+}
+
+/* The partition's entry when its indexes can serve this call, else NULL. */
+static PartInfo *
+usable_part_info(Relation prel)
+{
+	PartInfo   *pi = part_info(prel);
+
+	if (pi == NULL)
+		return NULL;
+	if (pi->unusable_why != NULL)
+	{
+		report_fallback(pi->unusable_rel, pi->unusable_why);
+		return NULL;
+	}
+	if (!checkxmin_passed(pi->path_checkxmin))
+	{
+		report_fallback(pi->path_idx, "is too new for the transaction's snapshot");
+		return NULL;
+	}
+	if (!checkxmin_passed(pi->digest_checkxmin))
+	{
+		report_fallback(pi->digest_idx, "is too new for the transaction's snapshot");
+		return NULL;
+	}
+	return pi;
 }
 
 static void
@@ -598,7 +890,7 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	slot = table_slot_create(o.registries, NULL);
 	int8_key(&keys[0], 1, req->group_id);
 	int8_key(&keys[1], 2, req->registry_id);
-	scan = index_beginscan(o.registries, o.registries_pkey, snapshot, 2, 0);
+	scan = vreg_index_beginscan(o.registries, o.registries_pkey, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -615,7 +907,7 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	/* 2. its links, in position order */
 	links = palloc(sizeof(Link) * maxlinks);
 	slot = table_slot_create(o.links, NULL);
-	scan = index_beginscan(o.links, o.links_position_key, snapshot, 2, 0);
+	scan = vreg_index_beginscan(o.links, o.links_position_key, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -646,7 +938,9 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 
 		if (OidIsValid(part))
 			prel = open_kind(part, RELKIND_RELATION);
-		cached = prel != NULL ? part_info(prel) : NULL;
+		if (prel == NULL)
+			report_fallback(InvalidOid, "no leaf partition of cache_entries takes the group");
+		cached = prel != NULL ? usable_part_info(prel) : NULL;
 		if (cached == NULL)
 			fallback = true;
 		else
@@ -654,9 +948,9 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 			pi = *cached;		/* a later invalidation may clear the slot */
 			eidx = index_open(req->digest ? pi.digest_idx : pi.path_idx, AccessShareLock);
 			eslot = table_slot_create(prel, NULL);
-			escan = index_beginscan(prel, eidx, snapshot, 3, 0);
+			escan = vreg_index_beginscan(prel, eidx, snapshot, 3, 0);
 			uslot = table_slot_create(o.upstreams, NULL);
-			uscan = index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2, 0);
+			uscan = vreg_index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2, 0);
 			relpath_datum = CStringGetTextDatum(req->relpath);
 			hubpath_datum = CStringGetTextDatum(req->hubpath);
 			if (req->digest)

@@ -36,8 +36,10 @@ typedef struct VregResolveRequest
  * cache_entries_live_path_key / cache_entries_live_digest_idx. On DONE,
  * *result is the 11-column result row of outdesc, allocated in the caller's
  * memory context. FALLBACK (nothing was returned or raised) when a table or
- * index the scans rely on is missing or shaped otherwise, when the group's
- * partition is missing or itself partitioned, or when no snapshot is active.
+ * index the scans rely on is missing or defined otherwise than they rely on
+ * (see resolve_scan.c), when cache_entries is not hash-partitioned on
+ * group_id alone, when the group's partition is missing or itself
+ * partitioned, or when no snapshot is active.
  */
 extern VregResolveScanResult vreg_resolve_scan(const VregResolveRequest *req,
 											   TupleDesc outdesc,

@@ -45,6 +45,7 @@
 #include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "containers_vreg.h"
 #include "routing.h"
@@ -74,19 +75,37 @@ static bool callback_registered = false;
  */
 static Oid	locked_parent = InvalidOid;
 
+/*
+ * The user whose SELECT privilege on locked_parent has been checked in this
+ * transaction (InvalidOid: nobody), so that the SQL-callable functions check
+ * once per transaction, not once per key. Cleared with locked_parent, by a
+ * relcache invalidation of the parent (GRANT, REVOKE and a change of owner
+ * send one) and by any change of roles or role membership.
+ */
+static Oid	checked_user = InvalidOid;
+
 static void
 route_relcache_callback(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == route_cache.parent)
 		route_cache.valid = false;
+	if (!OidIsValid(relid) || relid == locked_parent)
+		checked_user = InvalidOid;
 	if (!OidIsValid(relid) || relid == cache_entries_oid)
 		cache_entries_oid = InvalidOid;
+}
+
+static void
+route_roles_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	checked_user = InvalidOid;
 }
 
 static void
 route_xact_callback(XactEvent event, void *arg)
 {
 	locked_parent = InvalidOid;
+	checked_user = InvalidOid;
 }
 
 static void
@@ -94,7 +113,10 @@ route_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		locked_parent = InvalidOid;
+		checked_user = InvalidOid;
+	}
 }
 
 static void
@@ -103,6 +125,8 @@ route_register_callback(void)
 	if (callback_registered)
 		return;
 	CacheRegisterRelcacheCallback(route_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, route_roles_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, route_roles_callback, (Datum) 0);
 	RegisterXactCallback(route_xact_callback, NULL);
 	RegisterSubXactCallback(route_subxact_callback, NULL);
 	callback_registered = true;
@@ -207,12 +231,29 @@ route_cache_build(Oid parent)
 }
 
 /*
+ * The SQL-callable routing functions are executable by whoever may use the
+ * schema, so they must not lock or describe a table the caller could not
+ * read: SELECT on it is required (pg_class_aclcheck raises 42P01 for an
+ * unknown OID). funcname names the function in the hint.
+ */
+static void
+route_require_select(Oid relid, const char *funcname)
+{
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(relid)),
+				 errhint("%s() needs SELECT on the partitioned table.", funcname)));
+}
+
+/*
  * Lock parent (once per transaction), make sure route_cache describes it and
  * return the slot of the lookup array the key hashes to, or -1 when the table
- * has no partitions.
+ * has no partitions. With a funcname, the current user must have SELECT on
+ * parent, checked before the lock is taken.
  */
 static int
-route_slot(Oid parent, int64 key)
+route_slot(Oid parent, int64 key, const char *funcname)
 {
 	Datum		value = Int64GetDatum(key);
 	bool		isnull = false;
@@ -226,8 +267,20 @@ route_slot(Oid parent, int64 key)
 	 */
 	if (parent != locked_parent)
 	{
+		if (funcname != NULL)
+			route_require_select(parent, funcname);
 		LockRelationOid(parent, AccessShareLock);
 		locked_parent = parent;
+		checked_user = InvalidOid;
+	}
+	if (funcname != NULL && checked_user != GetUserId())
+	{
+		/*
+		 * Also after a first lock: it processed invalidations, such as a
+		 * REVOKE committed meanwhile. Then remembered for the transaction.
+		 */
+		route_require_select(parent, funcname);
+		checked_user = GetUserId();
 	}
 
 	if (!route_cache.valid || route_cache.parent != parent)
@@ -244,9 +297,9 @@ route_slot(Oid parent, int64 key)
 }
 
 Oid
-vreg_route_partition(Oid parent, int64 key)
+vreg_route_partition(Oid parent, int64 key, const char *funcname)
 {
-	int			slot = route_slot(parent, key);
+	int			slot = route_slot(parent, key, funcname);
 	Oid			part;
 
 	if (slot < 0)
@@ -281,7 +334,7 @@ vreg_route_partition(Oid parent, int64 key)
 Oid
 vreg_route_leaf_partition(Oid parent, int64 key)
 {
-	int			slot = route_slot(parent, key);
+	int			slot = route_slot(parent, key, NULL);
 
 	if (slot < 0 || !route_cache.slot_leaf[slot])
 		return InvalidOid;
@@ -308,33 +361,28 @@ cache_entries_relid(void)
 
 /*
  * cache_entry_partition(group_id bigint) -> regclass
+ *
+ * SELECT on cache_entries is required before the table is locked.
  */
 PG_FUNCTION_INFO_V1(containers_vreg_cache_entry_partition);
 Datum
 containers_vreg_cache_entry_partition(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_OID(vreg_route_partition(cache_entries_relid(), PG_GETARG_INT64(0)));
+	PG_RETURN_OID(vreg_route_partition(cache_entries_relid(), PG_GETARG_INT64(0),
+									   "cache_entry_partition"));
 }
 
 /*
  * hash_partition_for(parent regclass, key bigint) -> regclass
  *
- * Executable by whoever may use the schema, so it must not lock or describe a
- * table the caller could not read: SELECT on parent is required before the
- * lock is taken (pg_class_aclcheck raises 42P01 for an unknown OID).
+ * SELECT on parent is required before the table is locked.
  */
 PG_FUNCTION_INFO_V1(containers_vreg_hash_partition_for);
 Datum
 containers_vreg_hash_partition_for(PG_FUNCTION_ARGS)
 {
-	Oid			parent = PG_GETARG_OID(0);
-
-	if (pg_class_aclcheck(parent, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", get_rel_name(parent)),
-				 errhint("hash_partition_for() needs SELECT on the partitioned table.")));
-	PG_RETURN_OID(vreg_route_partition(parent, PG_GETARG_INT64(1)));
+	PG_RETURN_OID(vreg_route_partition(PG_GETARG_OID(0), PG_GETARG_INT64(1),
+									   "hash_partition_for"));
 }
 
 /*

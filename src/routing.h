@@ -21,9 +21,11 @@ extern uint64 vreg_group_hash(int64 group_id);
 /*
  * The leaf partition of the hash-partitioned table `parent` that PostgreSQL
  * routes a row with partition key `key` to. Raises 23514 when no partition
- * accepts the key, 0A000 / 42809 / 42804 for a table this cannot route.
+ * accepts the key, 0A000 / 42809 / 42804 for a table this cannot route. With
+ * a funcname (the SQL function asking, named in the hint), the current user
+ * must have SELECT on parent (42501), checked before parent is locked.
  */
-extern Oid	vreg_route_partition(Oid parent, int64 key);
+extern Oid	vreg_route_partition(Oid parent, int64 key, const char *funcname);
 
 /*
  * The same partition, or InvalidOid instead of an error when no partition

@@ -8,6 +8,7 @@
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -116,6 +117,12 @@ PG_FUNCTION_INFO_V1(containers_vreg_registries_limit);
  * the transaction; the count then uses the latest snapshot (as the RI
  * triggers do), so a registry committed by a concurrent transaction is seen
  * under READ COMMITTED, REPEATABLE READ and SERIALIZABLE alike.
+ *
+ * The count runs as the table's owner, with row-level security not applied
+ * (as the RI triggers and the positions triggers do): the inserting role
+ * needs no SELECT on registries, and a policy that hides rows from it cannot
+ * hide them from the count. The query names its table and functions with
+ * their schema, and the function's search_path is pinned.
  */
 Datum
 containers_vreg_registries_limit(PG_FUNCTION_ARGS)
@@ -128,6 +135,8 @@ containers_vreg_registries_limit(PG_FUNCTION_ARGS)
 	Datum		group_id;
 	int64		count;
 	int			ret;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	check_trigger_context(fcinfo, "registries_limit", true, TRIGGER_EVENT_INSERT);
 	rel = trigdata->tg_relation;
@@ -139,12 +148,18 @@ containers_vreg_registries_limit(PG_FUNCTION_ARGS)
 
 	vreg_lock_group_key(DatumGetInt64(group_id), VREG_LOCKCLASS_REGISTRIES_OF_GROUP);
 
+	/* An error on the way restores the user at (sub)transaction abort. */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_NOFORCE_RLS);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (plan == NULL)
 	{
 		Oid			argtypes[1] = {INT8OID};
-		SPIPlanPtr	p = SPI_prepare("SELECT count(*) FROM containers_vreg.registries WHERE group_id = $1",
+		SPIPlanPtr	p = SPI_prepare("SELECT pg_catalog.count(*) FROM containers_vreg.registries"
+									" WHERE group_id OPERATOR(pg_catalog.=) $1",
 									1, argtypes);
 
 		if (p == NULL)
@@ -159,6 +174,7 @@ containers_vreg_registries_limit(PG_FUNCTION_ARGS)
 		elog(ERROR, "counting registries failed: %s", SPI_result_code_string(ret));
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	if (count >= VREG_MAX_REGISTRIES_PER_GROUP)
 		ereport(ERROR,

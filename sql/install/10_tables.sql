@@ -38,7 +38,7 @@ CREATE FUNCTION @extschema@.registries_limit() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_registries_limit'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.registries_limit() IS
-  'Trigger (internal): BEFORE INSERT row trigger on registries refusing (SQLSTATE 23514) a 6th registry in a group. Serialises inserts per group with a transaction-level advisory lock and counts with the latest snapshot, so it holds under any isolation level. Rule: DESIGN section 3, GitLab container limit of 5 registries per top-level group.';
+  'Trigger (internal): BEFORE INSERT row trigger on registries refusing (SQLSTATE 23514) a 6th registry in a group. Serialises inserts per group with a transaction-level advisory lock and counts with the latest snapshot, so it holds under any isolation level; counts as the table''s owner without row-level security, so the inserting role needs no SELECT and no policy can hide rows from the count. Rule: at most 5 registries per top-level group, as GitLab''s container registry allows.';
 
 CREATE TRIGGER registries_limit BEFORE INSERT ON @extschema@.registries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.registries_limit();
