@@ -68,7 +68,9 @@ INSERT INTO hostile_t.covered VALUES
   ('containers_vreg.retry_destruction(bigint)'), ('containers_vreg.mark_unused(bigint,integer,integer)'),
   ('containers_vreg.claim_fetch(bigint,bigint,text,interval)'), ('containers_vreg.prune_fetch_leases()'),
   ('containers_vreg.group_usage(bigint)'), ('containers_vreg.compact_usage(bigint)'),
-  ('containers_vreg.rebuild_usage(bigint)'), ('containers_vreg.lock_group_usage(bigint)');
+  ('containers_vreg.rebuild_usage(bigint)'), ('containers_vreg.lock_group_usage(bigint)'),
+  ('containers_vreg.check_trigger_context(text,oid,text,text,text)'),
+  ('containers_vreg.reset_credentials_secret(boolean)');
 SELECT p.oid::regprocedure AS not_covered
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -280,5 +282,23 @@ SELECT containers_vreg.create_hash_partitions('"hostile ""q"""."a b"', 2);
 SELECT containers_vreg.hash_partition_for('"hostile ""q"""."a b"', 1);
 DROP SCHEMA "hostile ""q""" CASCADE;
 SELECT vreg_test.state() = :'s0' AS unchanged_after_regclass;
+
+-- 8. The trigger-context check and the credentials secret reset (a dry run
+-- only): NULL, 1 MB words, oid edges. 39P01 or 22004, or a correct result.
+SELECT a.what, hostile_t.try(a.stmt) AS result
+  FROM (VALUES
+    (1, 'NULL function', $$SELECT containers_vreg.check_trigger_context(NULL, 'containers_vreg.upstreams'::regclass, 'AFTER', 'ROW', 'DELETE')$$),
+    (2, '1 MB function', $$SELECT containers_vreg.check_trigger_context(repeat('f', 1048576), 'containers_vreg.upstreams'::regclass, 'AFTER', 'ROW', 'DELETE')$$),
+    (3, '1 MB tg_when', $$SELECT containers_vreg.check_trigger_context('upstreams_mark_entries', 'containers_vreg.upstreams'::regclass, repeat('A', 1048576), 'ROW', 'DELETE')$$),
+    (4, 'tg_op in lower case', $$SELECT containers_vreg.check_trigger_context('upstreams_mark_entries', 'containers_vreg.upstreams'::regclass, 'AFTER', 'ROW', 'delete')$$),
+    (5, 'oid 0', $$SELECT containers_vreg.check_trigger_context('upstreams_mark_entries', 0, 'AFTER', 'ROW', 'DELETE')$$),
+    (6, 'oid 4294967295', $$SELECT containers_vreg.check_trigger_context('upstreams_mark_entries', 4294967295, 'AFTER', 'ROW', 'DELETE')$$),
+    (7, 'a catalog', $$SELECT containers_vreg.check_trigger_context('upstreams_mark_entries', 'pg_class'::regclass, 'AFTER', 'ROW', 'DELETE')$$),
+    (8, 'its own context', $$SELECT containers_vreg.check_trigger_context('upstreams_mark_entries', 'containers_vreg.upstreams'::regclass, 'AFTER', 'ROW', 'DELETE')$$),
+    (9, 'reset, NULL', $$SELECT count(*) FROM containers_vreg.reset_credentials_secret(NULL)$$),
+    (10, 'reset, dry run', $$SELECT string_agg(coalesce(upstream_id::text, 'secret') || ' ' || action, ', ') FROM containers_vreg.reset_credentials_secret(true)$$))
+    AS a(n, what, stmt)
+ ORDER BY a.n;
+SELECT vreg_test.state() = :'s0' AS unchanged_after_trigger_check;
 
 DROP SCHEMA hostile_t CASCADE;

@@ -14,7 +14,17 @@
  *
  * Short-lived secrets (plaintext, fingerprint secret) are allocated in a
  * memory context whose reset callback wipes them (sodium_memzero), so they
- * are wiped on success and on error alike. No message names a value.
+ * are wiped on success and on error alike. No buffer that held plaintext is
+ * freed or grown without being wiped first: the trigger's detoasted copy of
+ * the submitted jsonb is registered for wiping, the jsonb that
+ * upstream_credentials() returns is built in one allocation of its exact
+ * size (no repalloc growth), and rotate_credentials() and
+ * reset_credentials_secret() reset a per-row context, so a batch holds one
+ * row's plaintext at a time. No message names a value.
+ *
+ * reset_credentials_secret() is the way out when the fingerprint secret does
+ * not open (a restore onto a server with other keys): a fresh secret,
+ * fingerprints computed again, and the credentials no key opens cleared.
  */
 #include "postgres.h"
 
@@ -26,6 +36,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/jsonb.h"
@@ -39,6 +50,7 @@
 #include "credentials.h"
 #include "envelope.h"
 #include "keyring.h"
+#include "vreg_common.h"
 
 /* ---------------------------------------------------------------------
  * Wiped memory
@@ -59,18 +71,31 @@ wipe_chunk(void *arg)
 	sodium_memzero(w->ptr, w->len);
 }
 
-/* palloc0 in cxt; the bytes are wiped when cxt is reset or deleted. */
-static void *
-secret_alloc(MemoryContext cxt, Size len)
+/*
+ * Wipe len bytes at ptr when cxt is reset or deleted (on success and on error
+ * alike: an aborted transaction deletes the context). ptr must live at least
+ * as long as cxt, i.e. be allocated in cxt.
+ */
+static void
+secret_register(MemoryContext cxt, void *ptr, Size len)
 {
 	WipeChunk  *w = MemoryContextAlloc(cxt, sizeof(WipeChunk));
 
-	w->ptr = MemoryContextAllocZero(cxt, len);
+	w->ptr = ptr;
 	w->len = len;
 	w->cb.func = wipe_chunk;
 	w->cb.arg = w;
 	MemoryContextRegisterResetCallback(cxt, &w->cb);
-	return w->ptr;
+}
+
+/* palloc0 in cxt; the bytes are wiped when cxt is reset or deleted. */
+static void *
+secret_alloc(MemoryContext cxt, Size len)
+{
+	void	   *ptr = MemoryContextAllocZero(cxt, len);
+
+	secret_register(cxt, ptr, len);
+	return ptr;
 }
 
 /* A child context for one operation's secrets; delete it when done. */
@@ -141,11 +166,11 @@ numeric_text(JsonbValue *v, size_t *len)
 }
 
 /*
- * Decode a sealed-looking jsonb into env, refusing (22023) a malformed one.
- * what names it in the message.
+ * Decode a sealed-looking jsonb into env. Returns NULL, or what is wrong with
+ * it (a fixed sentence, never its bytes).
  */
-static void
-decode_envelope(Jsonb *jb, VregEnvelope *env, const char *what)
+static const char *
+envelope_problem(Jsonb *jb, VregEnvelope *env)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -206,6 +231,15 @@ decode_envelope(Jsonb *jb, VregEnvelope *env, const char *what)
 	}
 	if (problem == NULL)
 		problem = vreg_env_decode(&f, env);
+	return problem;
+}
+
+/* Decode as envelope_problem(), refusing (22023) a malformed envelope; what names it. */
+static void
+decode_envelope(Jsonb *jb, VregEnvelope *env, const char *what)
+{
+	const char *problem = envelope_problem(jb, env);
+
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -308,38 +342,56 @@ seal_to_jsonb(const uint8 *pt, size_t ptlen, const uint8 *ad, size_t adlen)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
 }
 
-/*
- * Open an envelope into a wiped buffer in scxt; errors name the key id when
- * the key is missing (55000) and say "does not open" when it does not
- * authenticate (22000). what names the row.
- */
+/* Open an envelope into a wiped buffer in scxt; *result says whether it opened. */
 static uint8 *
-open_envelope(const VregEnvelope *env, const uint8 *ad, size_t adlen,
-			  MemoryContext scxt, size_t *ptlen, const char *what)
+try_open(const VregEnvelope *env, const uint8 *ad, size_t adlen,
+		 MemoryContext scxt, size_t *ptlen, VregOpenResult *result)
 {
 	uint8	   *pt = secret_alloc(scxt, env->ctlen);
 
-	switch (vreg_keyring_open(env, pt, env->ctlen, ptlen, ad, adlen))
-	{
-		case VREG_OPEN_OK:
-			break;
-		case VREG_OPEN_NO_KEY:
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("cannot open %s: key %u is not in the keyring",
-							what, env->kid),
-					 errhint("Put key %u back into the keyring file and reload the configuration; once rotate_credentials() returns 0 the key may be removed.",
-							 env->kid)));
-			break;
-		case VREG_OPEN_FAILED:
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("cannot open %s: the envelope does not authenticate under key %u",
-							what, env->kid),
-					 errdetail("The envelope was altered, belongs to another row, or key %u in the keyring is not the key it was sealed with.",
-							   env->kid)));
-			break;
-	}
+	*result = vreg_keyring_open(env, pt, env->ctlen, ptlen, ad, adlen);
+	return pt;
+}
+
+/* Why an envelope did not open, for messages (names the key id, never a key). */
+static char *
+open_failure(const VregEnvelope *env, VregOpenResult result)
+{
+	if (result == VREG_OPEN_NO_KEY)
+		return psprintf("key %u is not in the keyring", env->kid);
+	return psprintf("the envelope does not authenticate under key %u", env->kid);
+}
+
+/* What to do when the fingerprint secret does not open. */
+#define SECRET_HINT \
+	"If this database was restored from a server with another keyring, put that server's keys into the keyring file. If they are lost, containers_vreg.reset_credentials_secret() replaces the secret and clears the credentials that no key opens."
+
+/*
+ * Open an envelope into a wiped buffer in scxt; errors name the key id when
+ * the key is missing (55000) and say "does not authenticate" when it does not
+ * (22000). what names the row; hint replaces the default hint when not NULL.
+ */
+static uint8 *
+open_envelope(const VregEnvelope *env, const uint8 *ad, size_t adlen,
+			  MemoryContext scxt, size_t *ptlen, const char *what, const char *hint)
+{
+	VregOpenResult result;
+	uint8	   *pt = try_open(env, ad, adlen, scxt, ptlen, &result);
+
+	if (result == VREG_OPEN_NO_KEY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot open %s: %s", what, open_failure(env, result)),
+				 hint ? errhint("%s", hint) :
+				 errhint("Put key %u back into the keyring file and reload the configuration; once rotate_credentials() returns 0 the key may be removed.",
+						 env->kid)));
+	if (result == VREG_OPEN_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot open %s: %s", what, open_failure(env, result)),
+				 errdetail("The envelope was altered, belongs to another row, or key %u in the keyring is not the key it was sealed with.",
+						   env->kid),
+				 hint ? errhint("%s", hint) : 0));
 	return pt;
 }
 
@@ -417,7 +469,8 @@ get_fp_secret(MemoryContext scxt, bool create)
 		VregEnvelope *env = palloc(sizeof(VregEnvelope));
 
 		decode_envelope(jb, env, "the credentials fingerprint secret");
-		secret = open_envelope(env, ad, adlen, scxt, &len, "the credentials fingerprint secret");
+		secret = open_envelope(env, ad, adlen, scxt, &len, "the credentials fingerprint secret",
+							   SECRET_HINT);
 		pfree(env);
 	}
 	if (len != VREG_FP_SECRET_BYTES)
@@ -468,10 +521,24 @@ col_changed(HeapTuple oldtup, HeapTuple newtup, TupleDesc td, int attnum)
 	return !datum_image_eq(o, n, att->attbyval, att->attlen);
 }
 
+/* A new fingerprint: keyed BLAKE2b of the canonical plaintext under secret. */
+static bytea *
+fingerprint(const uint8 *pt, size_t ptlen, const uint8 *secret)
+{
+	bytea	   *fp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
+
+	SET_VARSIZE(fp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
+	crypto_generichash((unsigned char *) VARDATA(fp), VREG_FINGERPRINT_BYTES,
+					   pt, ptlen, secret, VREG_FP_SECRET_BYTES);
+	return fp;
+}
+
 PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
 
 /*
- * BEFORE INSERT OR UPDATE FOR EACH ROW on upstreams.
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on upstreams (and nowhere else: the
+ * function is SECURITY DEFINER, so vreg_trigger_check refuses any other
+ * relation before a secret is touched).
  *
  * credentials (new value):
  *	NULL, {} or empty strings  -> NULL, fingerprint '\x'
@@ -482,16 +549,25 @@ PG_FUNCTION_INFO_V1(containers_vreg_upstreams_credentials);
  *								  with the fingerprint that came with it
  * On UPDATE, a url change without newly supplied credentials clears them, and
  * the fingerprint cannot be changed on its own.
+ *
+ * Wiping: every buffer of this function that holds plaintext lives in scxt
+ * and is wiped when scxt is deleted (here, or by the abort of the
+ * transaction): the detoasted copy of the submitted jsonb (detoasting copies
+ * a short-header, compressed or out-of-line value and returns the tuple's own
+ * bytes otherwise; only a copy is ours to wipe), the canonical plaintext, an
+ * opened envelope and the fingerprint secret. The submitted value itself
+ * belongs to the executor's tuple, like the statement text.
  */
 Datum
 containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "upstreams_credentials");
 	Relation	rel;
 	TupleDesc	td;
 	UpstreamCols c;
 	HeapTuple	oldtup = NULL,
-				newtup;
+				newtup,
+				result;
 	bool		is_update;
 	bool		isnull;
 	Datum		creds;
@@ -503,16 +579,9 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 	bool		newnulls[2] = {false, false};
 	int			cols[2];
 	bytea	   *empty_fp;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("upstreams_credentials() was not called by the trigger manager")));
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("upstreams_credentials() must be fired BEFORE INSERT OR UPDATE for each row")));
+	MemoryContext scxt;
+	MemoryContext oldcxt;
+	Jsonb	   *jb;
 
 	rel = trigdata->tg_relation;
 	td = RelationGetDescr(rel);
@@ -550,33 +619,31 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 	SET_VARSIZE(empty_fp, VARHDRSZ);
 
 	/* No credentials: NULL and an empty fingerprint. */
+	newvals[0] = (Datum) 0;
+	newnulls[0] = true;
+	newvals[1] = PointerGetDatum(empty_fp);
 	if (creds_null)
-	{
-		newvals[0] = (Datum) 0;
-		newnulls[0] = true;
-		newvals[1] = PointerGetDatum(empty_fp);
 		return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls));
-	}
 
+	scxt = secret_context();
+	oldcxt = MemoryContextSwitchTo(scxt);
+	jb = DatumGetJsonbP(creds);
+	MemoryContextSwitchTo(oldcxt);
+	if ((Pointer) jb != DatumGetPointer(creds))
+		secret_register(scxt, jb, VARSIZE(jb));
+
+	if (jsonb_is_envelope(jb))
 	{
-		Jsonb	   *jb = DatumGetJsonbP(creds);
+		bool		supplied = !is_update ||
+			col_changed(oldtup, newtup, td, c.credentials);
 
-		if (jsonb_is_envelope(jb))
+		if (!supplied)
 		{
-			bool		supplied = !is_update ||
-				col_changed(oldtup, newtup, td, c.credentials);
-
-			if (!supplied)
+			/* UPDATE that does not touch credentials. */
+			if (col_changed(oldtup, newtup, td, c.url))
+				result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
+			else
 			{
-				/* UPDATE that does not touch credentials. */
-				if (col_changed(oldtup, newtup, td, c.url))
-				{
-					newvals[0] = (Datum) 0;
-					newnulls[0] = true;
-					newvals[1] = PointerGetDatum(empty_fp);
-					return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-																	 newvals, newnulls));
-				}
 				if (col_changed(oldtup, newtup, td, c.id))
 					ereport(ERROR,
 							(errcode(ERRCODE_CHECK_VIOLATION),
@@ -590,136 +657,161 @@ containers_vreg_upstreams_credentials(PG_FUNCTION_ARGS)
 							 errmsg("credentials_fingerprint of " ROW_FMT " cannot be changed on its own",
 									upstream_id, group_id),
 							 errdetail("The fingerprint is computed when credentials are written.")));
-				return PointerGetDatum(newtup);
+				result = newtup;
 			}
-			/* An envelope supplied as it is (restore, COPY, rotation). */
-			{
-				VregEnvelope *env = palloc(sizeof(VregEnvelope));
-				Datum		fp;
+		}
+		else if (is_update)
+		{
+			/*
+			 * An UPDATE that writes an envelope (rotation, recovery, or one
+			 * copied by hand): it must open on this row, and the fingerprint
+			 * is computed again from what it holds, so that uniqueness
+			 * compares what is really stored.
+			 */
+			VregEnvelope *env = palloc(sizeof(VregEnvelope));
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen = row_ad(group_id, upstream_id, ad);
+			size_t		ptlen = 0;
+			uint8	   *pt;
+			VregCredSet set;
+			const char *problem;
 
-				decode_envelope(jb, env, what);
-				if (is_update)
-				{
-					/*
-					 * An UPDATE that writes an envelope (rotation, or one
-					 * copied by hand): it must open on this row, and the
-					 * fingerprint is computed again from what it holds, so
-					 * that uniqueness compares what is really stored.
-					 */
-					MemoryContext scxt = secret_context();
-					uint8		ad[VREG_ENV_AD_MAX];
-					size_t		adlen = row_ad(group_id, upstream_id, ad);
-					size_t		ptlen = 0;
-					uint8	   *pt = open_envelope(env, ad, adlen, scxt, &ptlen, what);
-					VregCredSet set;
-					const char *problem = vreg_cred_parse_canonical(pt, ptlen, &set);
-					uint8	   *secret;
-					bytea	   *newfp;
-
-					if (problem != NULL)
-						ereport(ERROR,
-								(errcode(ERRCODE_DATA_EXCEPTION),
-								 errmsg("credentials of %s opened but are not valid: %s",
-										what, problem)));
-					secret = get_fp_secret(scxt, true);
-					newfp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
-					SET_VARSIZE(newfp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
-					crypto_generichash((unsigned char *) VARDATA(newfp), VREG_FINGERPRINT_BYTES,
-									   pt, ptlen, secret, VREG_FP_SECRET_BYTES);
-					MemoryContextDelete(scxt);	/* wipes the plaintext and secret */
-					pfree(env);
-					newvals[0] = creds;
-					newvals[1] = PointerGetDatum(newfp);
-					return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-																	 newvals, newnulls));
-				}
-				pfree(env);
-				fp = heap_getattr(newtup, c.fingerprint, td, &isnull);
-
-				if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(fp)) != VREG_FINGERPRINT_BYTES)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("sealed credentials for %s come without their credentials_fingerprint", what),
-							 errdetail("A sealed envelope is stored as it is only together with the %d-byte fingerprint it was written with (as pg_dump writes them).",
-									   VREG_FINGERPRINT_BYTES),
-							 errhint("Write plaintext credentials as {\"username\": \"...\", \"password\": \"...\"}; they are sealed on write.")));
-			}
-			return PointerGetDatum(newtup);
+			decode_envelope(jb, env, what);
+			pt = open_envelope(env, ad, adlen, scxt, &ptlen, what, NULL);
+			problem = vreg_cred_parse_canonical(pt, ptlen, &set);
+			if (problem != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("credentials of %s opened but are not valid: %s",
+								what, problem)));
+			newvals[0] = creds;
+			newnulls[0] = false;
+			newvals[1] = PointerGetDatum(fingerprint(pt, ptlen, get_fp_secret(scxt, true)));
+			pfree(env);
+			result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
 		}
 		else
 		{
-			VregCredSet set;
-			MemoryContext scxt;
-			uint8	   *canon;
-			size_t		canonlen;
-			uint8	   *secret;
-			bytea	   *fp;
-			uint8		ad[VREG_ENV_AD_MAX];
-			size_t		adlen;
-			Jsonb	   *sealed;
+			/* An envelope supplied as it is (restore, COPY). */
+			VregEnvelope *env = palloc(sizeof(VregEnvelope));
+			Datum		fp;
 
-			if (!validate_plaintext(jb, &set, what))
-			{
-				newvals[0] = (Datum) 0;
-				newnulls[0] = true;
-				newvals[1] = PointerGetDatum(empty_fp);
-				return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-																 newvals, newnulls));
-			}
-			scxt = secret_context();
-			canon = secret_alloc(scxt, VREG_CRED_CANON_MAX);
-			canonlen = vreg_cred_canonical(&set, canon, VREG_CRED_CANON_MAX);
-			if (canonlen == 0)
-				elog(ERROR, "canonical credentials buffer too small");
-
-			secret = get_fp_secret(scxt, true);
-			fp = (bytea *) palloc(VARHDRSZ + VREG_FINGERPRINT_BYTES);
-			SET_VARSIZE(fp, VARHDRSZ + VREG_FINGERPRINT_BYTES);
-			crypto_generichash((unsigned char *) VARDATA(fp), VREG_FINGERPRINT_BYTES,
-							   canon, canonlen, secret, VREG_FP_SECRET_BYTES);
-
-			adlen = row_ad(group_id, upstream_id, ad);
-			sealed = seal_to_jsonb(canon, canonlen, ad, adlen);
-			MemoryContextDelete(scxt);	/* wipes canon and secret */
-
-			newvals[0] = JsonbPGetDatum(sealed);
-			newvals[1] = PointerGetDatum(fp);
-			return PointerGetDatum(heap_modify_tuple_by_cols(newtup, td, 2, cols,
-															 newvals, newnulls));
+			decode_envelope(jb, env, what);
+			pfree(env);
+			fp = heap_getattr(newtup, c.fingerprint, td, &isnull);
+			if (isnull || VARSIZE_ANY_EXHDR(DatumGetPointer(fp)) != VREG_FINGERPRINT_BYTES)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("sealed credentials for %s come without their credentials_fingerprint", what),
+						 errdetail("A sealed envelope is stored as it is only together with the %d-byte fingerprint it was written with (as pg_dump writes them).",
+								   VREG_FINGERPRINT_BYTES),
+						 errhint("Write plaintext credentials as {\"username\": \"...\", \"password\": \"...\"}; they are sealed on write.")));
+			result = newtup;
 		}
 	}
+	else
+	{
+		VregCredSet set;
+
+		if (!validate_plaintext(jb, &set, what))
+			result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
+		else
+		{
+			uint8	   *canon = secret_alloc(scxt, VREG_CRED_CANON_MAX);
+			size_t		canonlen = vreg_cred_canonical(&set, canon, VREG_CRED_CANON_MAX);
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen = row_ad(group_id, upstream_id, ad);
+
+			if (canonlen == 0)
+				elog(ERROR, "canonical credentials buffer too small");
+			newvals[1] = PointerGetDatum(fingerprint(canon, canonlen, get_fp_secret(scxt, true)));
+			newvals[0] = JsonbPGetDatum(seal_to_jsonb(canon, canonlen, ad, adlen));
+			newnulls[0] = false;
+			result = heap_modify_tuple_by_cols(newtup, td, 2, cols, newvals, newnulls);
+		}
+	}
+	MemoryContextDelete(scxt);	/* wipes the plaintext copies and the secret */
+	return PointerGetDatum(result);
 }
 
 /* ---------------------------------------------------------------------
  * upstream_credentials(group_id, upstream_id)
  * --------------------------------------------------------------------- */
 
-/* Build {"username": ..., "password": ...} from a parsed canonical form. */
+/* Order of jsonb object keys: shorter first, then bytewise (lengthCompareJsonbString). */
+static int
+jsonb_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+/*
+ * Build {"username": ..., "password": ...} from a parsed canonical form, in
+ * one allocation of its exact size. (pushJsonbValue/JsonbValueToJsonb grow
+ * their buffer with repalloc, which frees the smaller copies of the plaintext
+ * without wiping them.) The bytes are PostgreSQL's jsonb format for an
+ * object whose keys and values are all strings: the container header, 2n
+ * JEntries (the keys in jsonb key order, then their values in the same
+ * order), then the key bytes and the value bytes in that order; strings need
+ * no padding, and every JB_OFFSET_STRIDE'th JEntry holds the end offset of
+ * its data instead of its length. The result is the function's answer: the
+ * caller owns it.
+ */
 static Jsonb *
 set_to_jsonb(const VregCredSet *set)
 {
-	JsonbParseState *st = NULL;
-	JsonbValue	k,
-				v,
-			   *res;
-	int			i;
+	int			order[VREG_CRED_MAX_KEYS];
+	int			n = 0;
+	int			i,
+				j,
+				k;
+	Size		datalen = 0;
+	Size		total;
+	Jsonb	   *jb;
+	char	   *data;
+	uint32		off = 0;
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; i < vreg_cred_nkeys; i++)
 	{
+		const char *name = vreg_cred_keys[i].name;
+
 		if (!(set->present & (1u << i)))
 			continue;
-		k.type = jbvString;
-		k.val.string.val = (char *) vreg_cred_keys[i].name;
-		k.val.string.len = strlen(vreg_cred_keys[i].name);
-		pushJsonbValue(&st, WJB_KEY, &k);
-		v.type = jbvString;
-		v.val.string.val = (char *) set->val[i];
-		v.val.string.len = set->len[i];
-		pushJsonbValue(&st, WJB_VALUE, &v);
+		/* insertion sort by jsonb key order */
+		for (j = n; j > 0; j--)
+		{
+			const char *prev = vreg_cred_keys[order[j - 1]].name;
+
+			if (jsonb_key_cmp(prev, strlen(prev), name, strlen(name)) < 0)
+				break;
+			order[j] = order[j - 1];
+		}
+		order[j] = i;
+		n++;
+		datalen += strlen(name) + set->len[i];
 	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	if (datalen > JENTRY_OFFLENMASK)
+		elog(ERROR, "credentials too long for jsonb");
+	total = offsetof(Jsonb, root) + offsetof(JsonbContainer, children) +
+		2 * n * sizeof(JEntry) + datalen;
+	jb = palloc(total);
+	SET_VARSIZE(jb, total);
+	jb->root.header = (uint32) n | JB_FOBJECT;
+	data = (char *) &jb->root.children[2 * n];
+	for (k = 0; k < 2 * n; k++)
+	{
+		int			key = order[k % n];
+		const char *bytes = k < n ? vreg_cred_keys[key].name : set->val[key];
+		size_t		len = k < n ? strlen(vreg_cred_keys[key].name) : set->len[key];
+
+		memcpy(data + off, bytes, len);
+		off += len;
+		jb->root.children[k] = JENTRY_ISSTRING |
+			((k % JB_OFFSET_STRIDE) == 0 ? (off | JENTRY_HAS_OFF) : (uint32) len);
+	}
+	return jb;
 }
 
 /* Open one upstream's envelope into plaintext canonical bytes in scxt. */
@@ -736,7 +828,7 @@ open_upstream(Jsonb *jb, int64 group_id, int64 upstream_id, MemoryContext scxt,
 	snprintf(what, sizeof(what), ROW_FMT, upstream_id, group_id);
 	decode_envelope(jb, env, what);
 	snprintf(what, sizeof(what), "credentials of " ROW_FMT, upstream_id, group_id);
-	pt = open_envelope(env, ad, adlen, scxt, ptlen, what);
+	pt = open_envelope(env, ad, adlen, scxt, ptlen, what, NULL);
 	pfree(env);
 	return pt;
 }
@@ -805,6 +897,27 @@ containers_vreg_upstream_credentials(PG_FUNCTION_ARGS)
  * rotate_credentials(batch_size)
  * --------------------------------------------------------------------- */
 
+/*
+ * Open one upstream's envelope (a jsonb Datum) and seal its plaintext again
+ * under the sealing key. Everything of the row (the plaintext, the envelope's
+ * detoasted copy, the new envelope) is allocated in rowcxt: the caller resets
+ * it after each row, which wipes the plaintext, so a batch never holds more
+ * than one row's plaintext.
+ */
+static Jsonb *
+reseal_upstream(Datum envelope, int64 group_id, int64 upstream_id, MemoryContext rowcxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(rowcxt);
+	uint8		ad[VREG_ENV_AD_MAX];
+	size_t		adlen = row_ad(group_id, upstream_id, ad);
+	size_t		ptlen = 0;
+	uint8	   *pt = open_upstream(DatumGetJsonbP(envelope), group_id, upstream_id, rowcxt, &ptlen);
+	Jsonb	   *sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+
+	MemoryContextSwitchTo(old);
+	return sealed;
+}
+
 PG_FUNCTION_INFO_V1(containers_vreg_rotate_credentials);
 
 Datum
@@ -814,6 +927,7 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 	uint32		sealing_kid;
 	int64		changed = 0;
 	MemoryContext scxt;
+	MemoryContext rowcxt;
 	Jsonb	   *jb;
 	uint64		i,
 				n;
@@ -831,6 +945,7 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 
 	sealing_kid = vreg_keyring_sealing_kid();
 	scxt = secret_context();
+	rowcxt = AllocSetContextCreate(scxt, "containers_vreg row secrets", ALLOCSET_SMALL_SIZES);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -848,7 +963,8 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 			size_t		adlen = secret_ad(ad);
 			size_t		len = 0;
 			uint8	   *secret = open_envelope(env, ad, adlen, scxt, &len,
-											   "the credentials fingerprint secret");
+											   "the credentials fingerprint secret",
+											   SECRET_HINT);
 			Jsonb	   *sealed = seal_to_jsonb(secret, len, ad, adlen);
 			Oid			argtypes[1] = {JSONBOID};
 			Datum		args[1];
@@ -885,28 +1001,379 @@ containers_vreg_rotate_credentials(PG_FUNCTION_ARGS)
 			bool		isnull;
 			int64		group_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
 			int64		upstream_id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			Jsonb	   *row = DatumGetJsonbP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-			uint8		ad[VREG_ENV_AD_MAX];
-			size_t		adlen = row_ad(group_id, upstream_id, ad);
-			size_t		ptlen = 0;
-			uint8	   *pt = open_upstream(row, group_id, upstream_id, scxt, &ptlen);
-			Jsonb	   *sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+			Datum		row = SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull);
 			Oid			uargtypes[3] = {INT8OID, INT8OID, JSONBOID};
 			Datum		uargs[3];
 
-			sodium_memzero(pt, ptlen);
 			uargs[0] = Int64GetDatum(group_id);
 			uargs[1] = Int64GetDatum(upstream_id);
-			uargs[2] = JsonbPGetDatum(sealed);
+			uargs[2] = JsonbPGetDatum(reseal_upstream(row, group_id, upstream_id, rowcxt));
 			ret = SPI_execute_with_args("UPDATE containers_vreg.upstreams SET credentials = $3"
 										" WHERE group_id = $1 AND id = $2",
 										3, uargtypes, uargs, NULL, false, 0);
 			if (ret != SPI_OK_UPDATE)
 				elog(ERROR, "re-sealing credentials failed: %s", SPI_result_code_string(ret));
+			MemoryContextReset(rowcxt); /* wipes this row's plaintext */
 			changed++;
 		}
 	}
 	SPI_finish();
 	MemoryContextDelete(scxt);
 	PG_RETURN_INT64(changed);
+}
+
+/* ---------------------------------------------------------------------
+ * reset_credentials_secret(dry_run)
+ * --------------------------------------------------------------------- */
+
+/*
+ * Run a read-only query with the latest snapshot, as the secret is read: a
+ * real run reads after its table locks, so under REPEATABLE READ too it sees
+ * every credential committed before it.
+ */
+static void
+select_latest(const char *sql, int nargs, Oid *argtypes, Datum *args)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	int			ret;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							   true, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading the credentials failed: %s", SPI_result_code_string(ret));
+}
+
+/* What happens to one upstream with credentials. */
+typedef struct ResetRow
+{
+	int64		group_id;
+	int64		upstream_id;
+	int32		kid;			/* key id of its envelope, 0 when malformed */
+	bool		opens;			/* opens: fingerprint recomputed; else cleared */
+	char	   *why;			/* why it does not open, or "opens under key N" */
+	bytea	   *fp;				/* fingerprint under the new secret, or '\x' */
+	Jsonb	   *sealed;			/* re-sealed envelope (not in a dry run) */
+	int64		conflict_with;	/* upstream it would collide with, or 0 */
+} ResetRow;
+
+/*
+ * Look at one envelope with the current keyring and the new secret; nothing
+ * is raised for an envelope that does not open. Plaintext only in rowcxt,
+ * which the caller resets (and so wipes) after each row.
+ */
+static void
+reset_examine(ResetRow *r, Datum envelope, const uint8 *secret, bool dry_run,
+			  MemoryContext rowcxt)
+{
+	VregEnvelope *env = palloc(sizeof(VregEnvelope));
+	const char *problem;
+
+	problem = envelope_problem(DatumGetJsonbP(envelope), env);
+	if (problem != NULL)
+	{
+		r->why = psprintf("malformed envelope: %s", problem);
+		pfree(env);
+		return;
+	}
+	r->kid = (int32) env->kid;
+	{
+		MemoryContext old = MemoryContextSwitchTo(rowcxt);
+		uint8		ad[VREG_ENV_AD_MAX];
+		size_t		adlen = row_ad(r->group_id, r->upstream_id, ad);
+		size_t		ptlen = 0;
+		VregOpenResult result;
+		uint8	   *pt = try_open(env, ad, adlen, rowcxt, &ptlen, &result);
+		VregCredSet set;
+
+		MemoryContextSwitchTo(old);
+		if (result != VREG_OPEN_OK)
+			r->why = open_failure(env, result);
+		else if ((problem = vreg_cred_parse_canonical(pt, ptlen, &set)) != NULL)
+			r->why = psprintf("it opens but holds no valid credentials: %s", problem);
+		else
+		{
+			r->opens = true;
+			r->why = psprintf("it opens under key %u", env->kid);
+			r->fp = fingerprint(pt, ptlen, secret);
+			if (!dry_run)
+				r->sealed = seal_to_jsonb(pt, ptlen, ad, adlen);
+		}
+	}
+	pfree(env);
+}
+
+/*
+ * Which upstreams would break UNIQUE (group_id, url, credentials_fingerprint)
+ * with the fingerprints in rows (every other upstream keeps its own): sets
+ * conflict_with and returns how many rows have one.
+ */
+static int
+reset_find_conflicts(ResetRow *rows, int nrows)
+{
+	Datum	   *groups = palloc(sizeof(Datum) * (nrows + 1));
+	Datum	   *ids = palloc(sizeof(Datum) * (nrows + 1));
+	Datum	   *fps = palloc(sizeof(Datum) * (nrows + 1));
+	Oid			argtypes[3] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
+	Datum		args[3];
+	int			nconflicts = 0;
+	uint64		i;
+	int			j;
+
+	for (j = 0; j < nrows; j++)
+	{
+		groups[j] = Int64GetDatum(rows[j].group_id);
+		ids[j] = Int64GetDatum(rows[j].upstream_id);
+		fps[j] = PointerGetDatum(rows[j].fp);
+	}
+	args[0] = PointerGetDatum(construct_array(groups, nrows, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(ids, nrows, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(fps, nrows, BYTEAOID, -1, false, TYPALIGN_INT));
+	select_latest("WITH c AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3))"
+				  "             AS c(group_id, id, fp)),"
+				  " f AS (SELECT u.group_id, u.id, u.url, (c.id IS NOT NULL) AS changed,"
+				  "              COALESCE(c.fp, u.credentials_fingerprint) AS fp"
+				  "         FROM containers_vreg.upstreams u"
+				  "         LEFT JOIN c ON c.group_id OPERATOR(pg_catalog.=) u.group_id"
+				  "                    AND c.id OPERATOR(pg_catalog.=) u.id)"
+				  " SELECT a.group_id, a.id, pg_catalog.min(b.id)"
+				  "   FROM f a JOIN f b ON b.group_id OPERATOR(pg_catalog.=) a.group_id"
+				  "    AND b.url OPERATOR(pg_catalog.=) a.url AND b.fp OPERATOR(pg_catalog.=) a.fp"
+				  "    AND b.id OPERATOR(pg_catalog.<>) a.id"
+				  "  WHERE a.changed GROUP BY 1, 2",
+				  3, argtypes, args);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int64		g = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+
+		for (j = 0; j < nrows; j++)
+			if (rows[j].group_id == g && rows[j].upstream_id == id)
+			{
+				rows[j].conflict_with = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+				nconflicts++;
+			}
+	}
+	return nconflicts;
+}
+
+/* Store the new secret and the examined rows (through the credentials trigger). */
+static void
+reset_apply(const uint8 *secret, ResetRow *rows, int nrows)
+{
+	uint8		ad[VREG_ENV_AD_MAX];
+	size_t		adlen = secret_ad(ad);
+	Oid			argtypes[3] = {JSONBOID, INT8OID, INT8OID};
+	Datum		args[3];
+	SPIPlanPtr	set_plan,
+				clear_plan;
+	int			ret;
+	int			j;
+
+	args[0] = JsonbPGetDatum(seal_to_jsonb(secret, VREG_FP_SECRET_BYTES, ad, adlen));
+	ret = SPI_execute_with_args("INSERT INTO containers_vreg.credentials_secret AS s (id, secret) VALUES (1, $1)"
+								" ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, created_at = pg_catalog.now()",
+								1, argtypes, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "storing the new credentials secret failed: %s", SPI_result_code_string(ret));
+
+	/*
+	 * A re-sealed envelope goes through the credentials trigger like any
+	 * UPDATE: it must open on its row, and the trigger computes its
+	 * fingerprint under the secret just stored, which must be the one
+	 * computed here.
+	 */
+	set_plan = SPI_prepare("UPDATE containers_vreg.upstreams SET credentials = $1"
+						   " WHERE group_id OPERATOR(pg_catalog.=) $2 AND id OPERATOR(pg_catalog.=) $3"
+						   " RETURNING credentials_fingerprint", 3, argtypes);
+	clear_plan = SPI_prepare("UPDATE containers_vreg.upstreams SET credentials = NULL"
+							 " WHERE group_id OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.=) $2"
+							 " RETURNING credentials_fingerprint", 2, argtypes + 1);
+	if (set_plan == NULL || clear_plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (j = 0; j < nrows; j++)
+	{
+		ResetRow   *r = &rows[j];
+		bool		isnull;
+		Datum		stored;
+
+		args[0] = JsonbPGetDatum(r->sealed);
+		args[1] = Int64GetDatum(r->group_id);
+		args[2] = Int64GetDatum(r->upstream_id);
+		if (r->opens)
+			ret = SPI_execute_plan(set_plan, args, NULL, false, 0);
+		else
+			ret = SPI_execute_plan(clear_plan, args + 1, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+			elog(ERROR, "updating " ROW_FMT " failed: %s", r->upstream_id, r->group_id,
+				 SPI_result_code_string(ret));
+		stored = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull || !datum_image_eq(stored, PointerGetDatum(r->fp), false, -1))
+			elog(ERROR, "the stored fingerprint of " ROW_FMT " is not the one computed",
+				 r->upstream_id, r->group_id);
+	}
+}
+
+PG_FUNCTION_INFO_V1(containers_vreg_reset_credentials_secret);
+
+/*
+ * reset_credentials_secret(dry_run boolean DEFAULT true) -> setof (group_id,
+ * upstream_id, key_id, action, detail).
+ *
+ * The way out when the fingerprint secret does not open under the current
+ * keyring (a restore on a server with other keys): every credential write
+ * needs the secret, so none would work again. A fresh secret is sealed under
+ * the sealing key; every upstream whose envelope opens gets its fingerprint
+ * computed under it (and is re-sealed under the sealing key); the others are
+ * cleared (credentials NULL, no fingerprint). When the new fingerprints
+ * would make two upstreams of a group equal in url and credentials, a dry run
+ * reports it and a real run fails (23505) without changing anything. A real
+ * run holds SHARE ROW EXCLUSIVE locks on upstreams and credentials_secret, so
+ * no credential is written meanwhile; it is one statement, so all or nothing.
+ */
+Datum
+containers_vreg_reset_credentials_secret(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		dry_run;
+	uint32		sealing_kid;
+	MemoryContext scxt;
+	MemoryContext rowcxt;
+	uint8	   *secret;
+	char	   *old_secret;
+	Jsonb	   *jb;
+	ResetRow   *rows;
+	int			nrows;
+	int			nconflicts;
+	int			ret;
+	int			j;
+	bytea	   *empty_fp;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("dry_run must not be null")));
+	dry_run = PG_GETARG_BOOL(0);
+	InitMaterializedSRF(fcinfo, 0);
+
+	sealing_kid = vreg_keyring_sealing_kid();
+	scxt = secret_context();
+	rowcxt = AllocSetContextCreate(scxt, "containers_vreg row secrets", ALLOCSET_SMALL_SIZES);
+	secret = secret_alloc(scxt, VREG_FP_SECRET_BYTES);
+	randombytes_buf(secret, VREG_FP_SECRET_BYTES);
+	empty_fp = (bytea *) palloc(VARHDRSZ);
+	SET_VARSIZE(empty_fp, VARHDRSZ);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!dry_run)
+	{
+		ret = SPI_execute("LOCK TABLE containers_vreg.upstreams, containers_vreg.credentials_secret"
+						  " IN SHARE ROW EXCLUSIVE MODE", false, 0);
+		if (ret != SPI_OK_UTILITY)
+			elog(ERROR, "locking the credentials failed: %s", SPI_result_code_string(ret));
+	}
+
+	/* The old secret, for the report. */
+	jb = fetch_secret_envelope(false);
+	if (jb == NULL)
+		old_secret = "there was none";
+	else
+	{
+		VregEnvelope *env = palloc(sizeof(VregEnvelope));
+		const char *problem = envelope_problem(jb, env);
+
+		if (problem != NULL)
+			old_secret = psprintf("malformed envelope: %s", problem);
+		else
+		{
+			uint8		ad[VREG_ENV_AD_MAX];
+			size_t		adlen = secret_ad(ad);
+			size_t		len = 0;
+			VregOpenResult result;
+
+			(void) try_open(env, ad, adlen, rowcxt, &len, &result);
+			old_secret = result == VREG_OPEN_OK ? psprintf("it opened under key %u", env->kid)
+				: open_failure(env, result);
+			MemoryContextReset(rowcxt); /* wipes the old secret */
+		}
+		pfree(env);
+	}
+
+	/* Every upstream with credentials. */
+	select_latest("SELECT group_id, id, credentials FROM containers_vreg.upstreams"
+				  " WHERE credentials IS NOT NULL ORDER BY group_id, id", 0, NULL, NULL);
+	nrows = (int) SPI_processed;
+	rows = palloc0(sizeof(ResetRow) * (nrows + 1));
+	{
+		SPITupleTable *tt = SPI_tuptable;
+
+		for (j = 0; j < nrows; j++)
+		{
+			bool		isnull;
+			ResetRow   *r = &rows[j];
+
+			r->group_id = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 1, &isnull));
+			r->upstream_id = DatumGetInt64(SPI_getbinval(tt->vals[j], tt->tupdesc, 2, &isnull));
+			r->fp = empty_fp;
+			reset_examine(r, SPI_getbinval(tt->vals[j], tt->tupdesc, 3, &isnull), secret, dry_run,
+						  rowcxt);
+			MemoryContextReset(rowcxt); /* wipes this row's plaintext */
+		}
+	}
+
+	nconflicts = nrows > 0 ? reset_find_conflicts(rows, nrows) : 0;
+	if (nconflicts > 0 && !dry_run)
+	{
+		for (j = 0; rows[j].conflict_with == 0; j++)
+			;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("upstream " INT64_FORMAT " of group " INT64_FORMAT " would have the same url and %s as upstream " INT64_FORMAT,
+						rows[j].upstream_id, rows[j].group_id,
+						rows[j].opens ? "credentials" : "no credentials", rows[j].conflict_with),
+				 errdetail("%d upstreams would break the rule that no two upstreams of a group have the same url and the same credentials; nothing was changed.",
+						   nconflicts),
+				 errhint("List them with SELECT * FROM containers_vreg.reset_credentials_secret(true), delete one upstream of each pair or change its url, then run it again.")));
+	}
+	if (!dry_run)
+		reset_apply(secret, rows, nrows);
+
+	/* The report: the secret first, then one row per upstream. */
+	{
+		Datum		values[5];
+		bool		nulls[5] = {true, true, false, false, false};
+
+		values[2] = Int32GetDatum((int32) sealing_kid);
+		values[3] = CStringGetTextDatum("replaced");
+		values[4] = CStringGetTextDatum(psprintf("old secret: %s; the new one is sealed under key %u",
+												 old_secret, sealing_kid));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		for (j = 0; j < nrows; j++)
+		{
+			ResetRow   *r = &rows[j];
+			const char *action = r->conflict_with ? "conflict" : r->opens ? "recomputed" : "cleared";
+			char	   *detail = r->why;
+
+			if (r->conflict_with)
+				detail = psprintf("%s; it would then have the same url and %s as upstream " INT64_FORMAT,
+								  r->why, r->opens ? "credentials" : "no credentials",
+								  r->conflict_with);
+			values[0] = Int64GetDatum(r->group_id);
+			values[1] = Int64GetDatum(r->upstream_id);
+			values[2] = Int32GetDatum(r->kid);
+			values[3] = CStringGetTextDatum(action);
+			values[4] = CStringGetTextDatum(detail);
+			nulls[0] = nulls[1] = false;
+			nulls[2] = (r->kid == 0);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	SPI_finish();
+	MemoryContextDelete(scxt);	/* wipes the new secret */
+	return (Datum) 0;
 }

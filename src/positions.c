@@ -58,6 +58,7 @@
 
 #include "containers_vreg.h"
 #include "positions.h"
+#include "vreg_common.h"
 
 /* Trigger depth of the triggers fired by our own shifting UPDATEs; 0: none. */
 static int	internal_depth = 0;
@@ -189,24 +190,6 @@ static void
 restore_user(OwnerSwitch *sw)
 {
 	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
-}
-
-static void
-check_trigger(FunctionCallInfo fcinfo, const char *funcname, bool before,
-			  bool row, uint32 event)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() was not called by the trigger manager", funcname)));
-	if ((TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) != 0) != row ||
-		TRIGGER_FIRED_BEFORE(trigdata->tg_event) != before ||
-		(event != 0 && (trigdata->tg_event & TRIGGER_EVENT_OPMASK) != event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() fired for the wrong event", funcname)));
 }
 
 /* ------------------------------------------------------------------------
@@ -348,7 +331,7 @@ containers_vreg_positions_before_insert(PG_FUNCTION_ARGS)
 	OwnerSwitch sw;
 	LinkSet		set;
 
-	check_trigger(fcinfo, "positions_before_insert", true, true, TRIGGER_EVENT_INSERT);
+	vreg_trigger_check(fcinfo, "positions_before_insert");
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
 	tuple = trigdata->tg_trigtuple;
@@ -456,7 +439,7 @@ containers_vreg_positions_before_update(PG_FUNCTION_ARGS)
 	OwnerSwitch sw;
 	LinkSet		set;
 
-	check_trigger(fcinfo, "positions_before_update", true, true, TRIGGER_EVENT_UPDATE);
+	vreg_trigger_check(fcinfo, "positions_before_update");
 	rel = trigdata->tg_relation;
 	desc = RelationGetDescr(rel);
 	oldtup = trigdata->tg_trigtuple;
@@ -528,7 +511,7 @@ containers_vreg_positions_after_update(PG_FUNCTION_ARGS)
 				j;
 	int			ret;
 
-	check_trigger(fcinfo, "positions_after_update", false, false, TRIGGER_EVENT_UPDATE);
+	vreg_trigger_check(fcinfo, "positions_after_update");
 	if (fired_by_internal_shift())
 		return PointerGetDatum(NULL);
 
@@ -631,7 +614,7 @@ containers_vreg_positions_after_delete(PG_FUNCTION_ARGS)
 			   *registries;
 	Datum	   *deleted;
 
-	check_trigger(fcinfo, "positions_after_delete", false, false, TRIGGER_EVENT_DELETE);
+	vreg_trigger_check(fcinfo, "positions_after_delete");
 	if (fired_by_internal_shift())
 		return PointerGetDatum(NULL);
 
@@ -713,7 +696,7 @@ containers_vreg_positions_check(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	MemoryContext callercxt = CurrentMemoryContext;
 
-	check_trigger(fcinfo, "positions_check", false, true, 0);
+	vreg_trigger_check(fcinfo, "positions_check");
 	rel = trigdata->tg_relation;
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
 		: trigdata->tg_trigtuple;
@@ -795,7 +778,7 @@ containers_vreg_upstreams_lock_registries(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	OwnerSwitch sw;
 
-	check_trigger(fcinfo, "upstreams_lock_registries", true, true, TRIGGER_EVENT_DELETE);
+	vreg_trigger_check(fcinfo, "upstreams_lock_registries");
 	rel = trigdata->tg_relation;
 	tuple = trigdata->tg_trigtuple;
 	values[0] = heap_getattr(tuple, attnum_of(rel, "group_id"), RelationGetDescr(rel), &isnull);

@@ -18,27 +18,7 @@
 #include "utils/elog.h"
 
 #include "containers_vreg.h"
-
-static void
-check_trigger_context(FunctionCallInfo fcinfo, const char *funcname,
-					  bool before, uint32 event)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() was not called by the trigger manager", funcname)));
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		TRIGGER_FIRED_BEFORE(trigdata->tg_event) != before ||
-		(trigdata->tg_event & TRIGGER_EVENT_OPMASK) != event)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s() must be fired %s %s for each row", funcname,
-						before ? "BEFORE" : "AFTER",
-						event == TRIGGER_EVENT_INSERT ? "INSERT" :
-						event == TRIGGER_EVENT_UPDATE ? "UPDATE" : "DELETE")));
-}
+#include "vreg_common.h"
 
 /* Refuse a change of the named column between old and new tuple. */
 static void
@@ -87,7 +67,7 @@ containers_vreg_row_guard(PG_FUNCTION_ARGS)
 	int			i;
 	int			attnum;
 
-	check_trigger_context(fcinfo, "row_guard", true, TRIGGER_EVENT_UPDATE);
+	vreg_trigger_check(fcinfo, "row_guard");
 	rel = trigdata->tg_relation;
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
@@ -138,7 +118,7 @@ containers_vreg_registries_limit(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec_context;
 
-	check_trigger_context(fcinfo, "registries_limit", true, TRIGGER_EVENT_INSERT);
+	vreg_trigger_check(fcinfo, "registries_limit");
 	rel = trigdata->tg_relation;
 	newtup = trigdata->tg_trigtuple;
 	group_id = heap_getattr(newtup, SPI_fnumber(RelationGetDescr(rel), "group_id"),
@@ -208,7 +188,7 @@ containers_vreg_cache_entries_status_guard(PG_FUNCTION_ARGS)
 	Datum		oldval,
 				newval;
 
-	check_trigger_context(fcinfo, "cache_entries_status_guard", true, TRIGGER_EVENT_UPDATE);
+	vreg_trigger_check(fcinfo, "cache_entries_status_guard");
 	rel = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(rel);
 	attnum = SPI_fnumber(tupdesc, "status");

@@ -4,12 +4,28 @@
 -- into a cache_entries partition gets an id too).
 -- ---------------------------------------------------------------------------
 
+-- Every trigger function of the extension first checks that it fires as the
+-- trigger the extension made for it: on its own table (or a partition of it),
+-- at its timing, level and event; anything else is 39P01. The C trigger
+-- functions do it in C (src/vreg_common.c); the PL/pgSQL ones call this.
+-- PostgreSQL checks EXECUTE on a trigger function only when a trigger is
+-- created, never when it fires, so every trigger function is also revoked
+-- from PUBLIC: the extension's own triggers keep firing for every role.
+CREATE FUNCTION @extschema@.check_trigger_context(trigger_function text, relid oid, tg_when text, tg_level text, tg_op text)
+RETURNS void
+  AS 'MODULE_PATHNAME', 'containers_vreg_check_trigger_context'
+  LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.check_trigger_context(text, oid, text, text, text) IS
+  'check_trigger_context(trigger_function text, relid oid, tg_when text, tg_level text, tg_op text) -> void. Internal: the first statement of every PL/pgSQL trigger function of the extension, called with its own name and TG_RELID, TG_WHEN, TG_LEVEL, TG_OP. Returns nothing when trigger_function is fired as the trigger the extension defines for it: relid is its table in this schema or a partition of that table (at any depth), and timing, level and event are the ones it is made for. Errors, all SQLSTATE 39P01 (trigger_protocol_violated): another relation (the message names it and the detail the table, timing, level and events it is made for); another timing, level or event; an unknown trigger_function; a NULL argument or a word that is not a TG_WHEN, TG_LEVEL or TG_OP value. Not executable by PUBLIC. Rule: a trigger function of the extension, some of them SECURITY DEFINER, acts only in the triggers the extension creates, never on a relation of someone else''s choosing.';
+REVOKE ALL ON FUNCTION @extschema@.check_trigger_context(text, oid, text, text, text) FROM PUBLIC;
+
 -- Generic row trigger in C: moves updated_at on every UPDATE and refuses a
 -- change of group_id or of any column named in the trigger arguments.
 CREATE FUNCTION @extschema@.row_guard() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_row_guard' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.row_guard() IS
-  'Trigger (internal): BEFORE UPDATE row trigger that sets updated_at = now() and refuses (SQLSTATE 23514) a change of group_id or of any column named in the trigger arguments. Rule: DESIGN section 3 (group_id never changes; updated_at moves on every update).';
+  'Trigger (internal): BEFORE UPDATE row trigger on registries, upstreams, registry_upstreams and cache_entries that sets updated_at = now() and refuses (SQLSTATE 23514) a change of group_id or of any column named in the trigger arguments. Rule: group_id never changes, and updated_at moves on every update. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.row_guard() FROM PUBLIC;
 
 -- registries ----------------------------------------------------------------
 CREATE SEQUENCE @extschema@.registries_id_seq;
@@ -38,7 +54,8 @@ CREATE FUNCTION @extschema@.registries_limit() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_registries_limit'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.registries_limit() IS
-  'Trigger (internal): BEFORE INSERT row trigger on registries refusing (SQLSTATE 23514) a 6th registry in a group. Serialises inserts per group with a transaction-level advisory lock and counts with the latest snapshot, so it holds under any isolation level; counts as the table''s owner without row-level security, so the inserting role needs no SELECT and no policy can hide rows from the count. Rule: at most 5 registries per top-level group, as GitLab''s container registry allows.';
+  'Trigger (internal): BEFORE INSERT row trigger on registries refusing (SQLSTATE 23514) a 6th registry in a group. Serialises inserts per group with a transaction-level advisory lock and counts with the latest snapshot, so it holds under any isolation level; counts as the table''s owner without row-level security, so the inserting role needs no SELECT and no policy can hide rows from the count. Rule: at most 5 registries per top-level group, as GitLab''s container registry allows. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.registries_limit() FROM PUBLIC;
 
 CREATE TRIGGER registries_limit BEFORE INSERT ON @extschema@.registries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.registries_limit();
@@ -214,7 +231,8 @@ CREATE TRIGGER cache_entries_row_guard BEFORE UPDATE ON @extschema@.cache_entrie
 CREATE FUNCTION @extschema@.cache_entries_status_guard() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_cache_entries_status_guard' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.cache_entries_status_guard() IS
-  'Trigger (internal): BEFORE UPDATE OF status row trigger on cache_entries refusing (SQLSTATE 23514) a change from a non-live status (1 processing, 2 pending destruction, 3 error) back to 0 (live): the object may already be deleted. Rule: DESIGN section 5 (lifecycle: no live entry''s file is ever deleted).';
+  'Trigger (internal): BEFORE UPDATE OF status row trigger on cache_entries refusing (SQLSTATE 23514) a change from a non-live status (1 processing, 2 pending destruction, 3 error) back to 0 (live): the object may already be deleted. Rule: no live entry''s file is ever deleted, so an entry that left the live state never returns to it. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.cache_entries_status_guard() FROM PUBLIC;
 CREATE TRIGGER cache_entries_status_guard BEFORE UPDATE OF status ON @extschema@.cache_entries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_entries_status_guard();
 

@@ -10,37 +10,43 @@ CREATE FUNCTION @extschema@.positions_before_insert() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_positions_before_insert'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_before_insert() IS
-  'Trigger (internal): BEFORE INSERT row trigger on registry_upstreams. Locks the registry row, refuses a 6th link (SQLSTATE 23514), appends a link without position at max + 1, keeps a free explicit position, and for a taken one moves the run of links at and after it down one place. Rule: DESIGN section 3 (registry_upstreams).';
+  'Trigger (internal): BEFORE INSERT row trigger on registry_upstreams. Locks the registry row, refuses a 6th link (SQLSTATE 23514), appends a link without position at max + 1, keeps a free explicit position, and for a taken one moves the run of links at and after it down one place. Rule: the positions of a registry''s links are 1..n at every commit. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.positions_before_insert() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.positions_before_update() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_positions_before_update'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_before_update() IS
-  'Trigger (internal): BEFORE UPDATE row trigger on registry_upstreams. When position changes: locks the registry row, refuses a position below 1 (SQLSTATE 22023) and caps one beyond the number of links n at n, as move_upstream does. Rule: DESIGN section 3.';
+  'Trigger (internal): BEFORE UPDATE row trigger on registry_upstreams. When position changes: locks the registry row, refuses a position below 1 (SQLSTATE 22023) and caps one beyond the number of links n at n, as move_upstream does. Rule: the positions of a registry''s links are 1..n at every commit. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.positions_before_update() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.positions_after_update() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_positions_after_update'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_after_update() IS
-  'Trigger (internal): AFTER UPDATE statement trigger on registry_upstreams. In every registry where the statement changed the position of exactly one link, the links in between shift by one place (a move); several changed links of one registry are taken as given. Rule: DESIGN section 3.';
+  'Trigger (internal): AFTER UPDATE statement trigger on registry_upstreams. In every registry where the statement changed the position of exactly one link, the links in between shift by one place (a move); several changed links of one registry are taken as given. Rule: the positions of a registry''s links are 1..n at every commit. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.positions_after_update() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.positions_after_delete() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_positions_after_delete'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_after_delete() IS
-  'Trigger (internal): AFTER DELETE statement trigger on registry_upstreams (also for the cascades from a deleted upstream or registry). Locks the affected registries in id order; every remaining link moves up by the number of deleted links before it. Rule: DESIGN section 3.';
+  'Trigger (internal): AFTER DELETE statement trigger on registry_upstreams (also for the cascades from a deleted upstream or registry). Locks the affected registries in id order; every remaining link moves up by the number of deleted links before it. Rule: the positions of a registry''s links are 1..n at every commit. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.positions_after_delete() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.positions_check() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_positions_check'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.positions_check() IS
-  'Trigger (internal): deferred constraint trigger on registry_upstreams. At commit the positions of every touched registry are exactly 1..n, n <= 5; otherwise SQLSTATE 23514 naming the registry and the positions found. Rule: DESIGN section 3 (invariant at every commit).';
+  'Trigger (internal): deferred constraint trigger on registry_upstreams. At commit the positions of every touched registry are exactly 1..n, n <= 5; otherwise SQLSTATE 23514 naming the registry and the positions found. Rule: the positions of a registry''s links are exactly 1..n at every commit. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.positions_check() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.upstreams_lock_registries() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_upstreams_lock_registries'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.upstreams_lock_registries() IS
-  'Trigger (internal): BEFORE DELETE row trigger on upstreams. Locks the rows of the registries the upstream is linked to, in id order, before its links cascade. Rule: DESIGN section 3 (deleting an upstream locks its registries in id order first).';
+  'Trigger (internal): BEFORE DELETE row trigger on upstreams. Locks the rows of the registries the upstream is linked to, in id order, before its links cascade. Rule: deleting an upstream locks its registries in id order first, so concurrent changes wait for each other instead of deadlocking. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.upstreams_lock_registries() FROM PUBLIC;
 
 -- Trigger names sort after registry_upstreams_row_guard, so the immutable
 -- columns are refused before any position work starts.

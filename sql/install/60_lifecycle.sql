@@ -241,12 +241,13 @@ REVOKE ALL ON FUNCTION @extschema@.retry_destruction(bigint) FROM PUBLIC;
 CREATE FUNCTION @extschema@.upstreams_mark_entries() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  PERFORM @extschema@.check_trigger_context('upstreams_mark_entries', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
   UPDATE @extschema@.cache_entries e SET status = 2
    WHERE e.group_id = OLD.group_id AND e.upstream_id = OLD.id AND e.status = 0;
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.upstreams_mark_entries() IS
-  'Trigger (internal): AFTER DELETE row trigger on upstreams that marks every live cache entry of the deleted upstream pending destruction (status 0 -> 2) in the same transaction. Rule: DESIGN section 3 (no foreign key from cache_entries; deleting an upstream marks its entries).';
+  'Trigger (internal): AFTER DELETE row trigger on upstreams that marks every live cache entry of the deleted upstream pending destruction (status 0 -> 2) in the same transaction. Rule: cache_entries has no foreign key to upstreams; deleting an upstream marks its entries for destruction instead. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
 REVOKE ALL ON FUNCTION @extschema@.upstreams_mark_entries() FROM PUBLIC;
 CREATE TRIGGER upstreams_mark_entries AFTER DELETE ON @extschema@.upstreams
   FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_mark_entries();
@@ -374,13 +375,14 @@ REVOKE ALL ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) F
 CREATE FUNCTION @extschema@.cache_entries_release_fetch_lease() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  PERFORM @extschema@.check_trigger_context('cache_entries_release_fetch_lease', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
   DELETE FROM @extschema@.fetch_leases l
    WHERE l.group_id = NEW.group_id AND l.upstream_id = NEW.upstream_id
      AND l.relative_path = NEW.relative_path;
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.cache_entries_release_fetch_lease() IS
-  'Trigger (internal): AFTER INSERT row trigger on cache_entries (live rows only) that releases the fetch lease of the entry''s (upstream, relative_path). Rule: issue 6 (one fetch per cold path).';
+  'Trigger (internal): AFTER INSERT row trigger on cache_entries (live rows only) that releases the fetch lease of the entry''s (upstream, relative_path). Rule: one fetch per cold path. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
 REVOKE ALL ON FUNCTION @extschema@.cache_entries_release_fetch_lease() FROM PUBLIC;
 CREATE TRIGGER cache_entries_release_fetch_lease AFTER INSERT ON @extschema@.cache_entries
   FOR EACH ROW WHEN (NEW.status = 0)
@@ -420,6 +422,7 @@ COMMENT ON TABLE @extschema@.usage_deltas IS
 CREATE FUNCTION @extschema@.cache_entries_track_usage() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  PERFORM @extschema@.check_trigger_context('cache_entries_track_usage', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
   IF TG_OP = 'UPDATE' AND OLD.upstream_id = NEW.upstream_id THEN
     INSERT INTO @extschema@.usage_deltas VALUES (
       NEW.group_id, NEW.upstream_id,
@@ -444,7 +447,7 @@ BEGIN
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.cache_entries_track_usage() IS
-  'Trigger (internal): AFTER INSERT/DELETE, and AFTER UPDATE of status, size or upstream_id, row trigger on cache_entries that appends the change to usage_deltas. Row-level, so rows inserted straight into a partition (as pg_restore does) are counted too. Rule: issue 6 (usage).';
+  'Trigger (internal): AFTER INSERT/DELETE, and AFTER UPDATE of status, size or upstream_id, row trigger on cache_entries that appends the change to usage_deltas. Row-level, so rows inserted straight into a partition (as pg_restore does) are counted too. Rule: the usage counters always equal what the entries add up to. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
 REVOKE ALL ON FUNCTION @extschema@.cache_entries_track_usage() FROM PUBLIC;
 CREATE TRIGGER cache_entries_track_usage_insert AFTER INSERT ON @extschema@.cache_entries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_entries_track_usage();
@@ -461,11 +464,12 @@ CREATE TRIGGER cache_entries_track_usage_update AFTER UPDATE ON @extschema@.cach
 CREATE FUNCTION @extschema@.cache_entries_truncate_usage() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  PERFORM @extschema@.check_trigger_context('cache_entries_truncate_usage', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
   TRUNCATE @extschema@.usage_deltas;
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.cache_entries_truncate_usage() IS
-  'Trigger (internal): AFTER TRUNCATE statement trigger on cache_entries that empties usage_deltas. Rule: issue 6 (usage).';
+  'Trigger (internal): AFTER TRUNCATE statement trigger on cache_entries that empties usage_deltas. Rule: the usage counters always equal what the entries add up to. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
 REVOKE ALL ON FUNCTION @extschema@.cache_entries_truncate_usage() FROM PUBLIC;
 CREATE TRIGGER cache_entries_truncate_usage AFTER TRUNCATE ON @extschema@.cache_entries
   FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_entries_truncate_usage();
