@@ -5,8 +5,9 @@
 #   scripts/demo.sh [--trace FILE]
 #       as root: `make install` into the system PostgreSQL 15 tree; otherwise
 #       into a private copy of it under .pgtmp/demo (nothing to install as
-#       root). Starts a cluster in a temporary directory, stops and removes it
-#       at the end.
+#       root). Starts a cluster in a temporary directory (under ${TMPDIR:-/tmp},
+#       which the server's OS user can enter wherever the checkout is), stops
+#       and removes it at the end.
 #   scripts/demo.sh --no-cluster --dbname DB [--trace FILE] [--quiet]
 #       replay into an existing database (PGHOST/PGPORT/PGUSER of a running
 #       server where the extension is installable); used by the tests.
@@ -48,14 +49,14 @@ say() { [ "$QUIET" -eq 1 ] || echo "$@"; }
 if [ "$CLUSTER" -eq 1 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     say "== make install (into the system PostgreSQL $PG_MAJOR tree)"
-    make -s install PG_CONFIG="$PGC_SYSTEM_BINDIR/pg_config" >/dev/null
+    make -s install PG_CONFIG="$PGC_SYSTEM_PG_CONFIG" >/dev/null
   else
     say "== make install (not root: into a private copy of PostgreSQL $PG_MAJOR under .pgtmp/demo)"
     pgc_private_tree "$TOP/.pgtmp/demo"
     make -s install PG_CONFIG="$PGC_PG_CONFIG" >/dev/null
   fi
   # A directory the postgres OS user can reach even when the checkout lives
-  # under /root.
+  # under /root (pgc_as_owner runs the server's commands from /).
   DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/containers_vreg-demo.XXXXXX")
   chmod 755 "$DEMO_DIR"
   cleanup() { pgc_stop; rm -rf "$DEMO_DIR"; }

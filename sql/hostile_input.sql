@@ -43,7 +43,7 @@ SELECT vreg_test.state() AS s0 \gset
 -- A new function fails this test until it is added to the sweep below.
 CREATE TABLE hostile_t.covered (f regprocedure);
 INSERT INTO hostile_t.covered VALUES
-  ('containers_vreg.check_upstream_url(text)'), ('containers_vreg.object_storage_prefix(bigint)'),
+  ('containers_vreg.check_upstream_url(text,boolean)'), ('containers_vreg.object_storage_prefix(bigint)'),
   ('containers_vreg.create_hash_partitions(regclass,integer)'),
   ('containers_vreg.attach_upstream(bigint,bigint,bigint)'),
   ('containers_vreg.move_upstream(bigint,bigint,bigint,integer)'),
@@ -70,7 +70,10 @@ INSERT INTO hostile_t.covered VALUES
   ('containers_vreg.group_usage(bigint)'), ('containers_vreg.compact_usage(bigint)'),
   ('containers_vreg.rebuild_usage(bigint)'), ('containers_vreg.lock_group_usage(bigint)'),
   ('containers_vreg.check_trigger_context(text,oid,text,text,text)'),
-  ('containers_vreg.reset_credentials_secret(boolean)');
+  ('containers_vreg.reset_credentials_secret(boolean)'),
+  ('containers_vreg.begin_fetch(bigint,bigint,text,bigint,interval)'),
+  ('containers_vreg.release_fetch(bigint,bigint,text)'),
+  ('containers_vreg.store_cache_entry(bigint,bigint,text,text,bigint,bytea,text,text,text,bytea,text)');
 SELECT p.oid::regprocedure AS not_covered
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -142,6 +145,14 @@ INSERT INTO hostile_t.calls VALUES
   ('group_usage', 'group_id', 'bigint', 'SELECT string_agg(x::text, '' '') FROM containers_vreg.group_usage(%s) x'),
   ('compact_usage', 'group_id', 'bigint', 'SELECT containers_vreg.compact_usage(%s)'),
   ('rebuild_usage', 'group_id', 'bigint', 'SELECT containers_vreg.rebuild_usage(%s)'),
+  ('begin_fetch', 'group_id', 'bigint', 'SELECT containers_vreg.begin_fetch(%s, 2001, ''alpine/manifests/new'') IS NOT NULL'),
+  ('begin_fetch', 'upstream_id', 'bigint', 'SELECT containers_vreg.begin_fetch(1, %s, ''alpine/manifests/new'') IS NOT NULL'),
+  ('begin_fetch', 'replacing', 'bigint', 'SELECT containers_vreg.begin_fetch(1, 2001, ''alpine/manifests/new'', %s) IS NOT NULL'),
+  ('release_fetch', 'group_id', 'bigint', 'SELECT containers_vreg.release_fetch(%s, 2001, ''alpine/manifests/new'')'),
+  ('release_fetch', 'upstream_id', 'bigint', 'SELECT containers_vreg.release_fetch(1, %s, ''alpine/manifests/new'')'),
+  ('store_cache_entry', 'group_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(%s, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
+  ('store_cache_entry', 'upstream_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, %s, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
+  ('store_cache_entry', 'size', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', %s, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
   ('lock_group_usage', 'group_id', 'bigint', 'SELECT containers_vreg.lock_group_usage(%s)');
 
 -- A scratch hash-partitioned table without partitions for create_hash_partitions.

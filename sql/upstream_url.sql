@@ -147,4 +147,53 @@ INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'https://a.io/'
 SELECT containers_vreg.check_upstream_url(NULL) IS NULL AS null_is_null,
        containers_vreg.check_upstream_url('https://quay.io') AS good;
 SELECT vreg_test.err($$SELECT containers_vreg.check_upstream_url('http://[::1]/')$$);
+-- containers_vreg.allow_local_upstreams: off by default, superuser-only.
+-- Off: loopback and private hosts are refused with the message above. On (a
+-- superuser's SET): they are accepted; link-local (cloud metadata),
+-- unspecified, multicast and reserved stay refused. The CHECK constraint calls
+-- check_upstream_url(url, true) and never depends on the setting.
+SHOW containers_vreg.allow_local_upstreams;
+SELECT setting, context, vartype FROM pg_settings WHERE name = 'containers_vreg.allow_local_upstreams';
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://127.0.0.1:5000')$$) AS off_loopback;
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://localhost:5000')$$) AS off_localhost;
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'https://10.1.2.3')$$) AS off_private;
+SELECT containers_vreg.check_upstream_url('http://127.0.0.1:5000', true) AS fn_allow_local,
+       containers_vreg.check_upstream_url('http://[fd00::1]/', true) AS fn_allow_ula;
+SELECT vreg_test.err($$SELECT containers_vreg.check_upstream_url('http://169.254.169.254/', true)$$) AS fn_link_local;
+SET containers_vreg.allow_local_upstreams = on;
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://127.0.0.1:5000')$$) AS on_loopback,
+       vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://localhost:5001/')$$) AS on_localhost,
+       vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'https://192.168.1.10')$$) AS on_private,
+       vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://[::1]:5000')$$) AS on_v6_loopback;
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://169.254.169.254/')$$) AS on_link_local,
+       vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://0.0.0.0/')$$) AS on_unspecified,
+       vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://u:p@127.0.0.1/')$$) AS on_userinfo;
+RESET containers_vreg.allow_local_upstreams;
+-- rows written while it was on stay; an update that keeps the url is not
+-- checked again, one that changes it to another local host is
+SELECT vreg_test.err($$UPDATE containers_vreg.upstreams SET name = 'dev' WHERE group_id = 1 AND url = 'http://127.0.0.1:5000'$$) AS keep_url;
+SELECT vreg_test.err($$UPDATE containers_vreg.upstreams SET url = 'http://127.0.0.2:5000' WHERE group_id = 1 AND url = 'http://127.0.0.1:5000'$$) AS change_url;
+-- a restore: a superuser with check_function_bodies = off, as pg_dump's
+-- scripts and pg_restore set it, is let through with the setting off
+SET check_function_bodies = off;
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://127.0.0.3:5000')$$) AS restore_superuser;
+RESET check_function_bodies;
+SELECT url FROM containers_vreg.upstreams WHERE group_id = 1 AND url ~ ':500[0-9]' ORDER BY url;
+-- a non-superuser can neither SET it nor pass as a restore
+CREATE ROLE regress_vreg_local NOLOGIN;
+GRANT USAGE ON SCHEMA containers_vreg, vreg_test TO regress_vreg_local;
+GRANT INSERT (group_id, url) ON containers_vreg.upstreams TO regress_vreg_local;
+GRANT USAGE ON SEQUENCE containers_vreg.upstreams_id_seq TO regress_vreg_local;
+SET ROLE regress_vreg_local;
+SELECT vreg_test.err($$SET containers_vreg.allow_local_upstreams = on$$) AS non_superuser_set;
+SHOW containers_vreg.allow_local_upstreams;
+SET check_function_bodies = off;
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'http://127.0.0.4:5000')$$) AS non_superuser_restore;
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, url) VALUES (1, 'https://registry.example.org')$$) AS non_superuser_public;
+RESET check_function_bodies;
+RESET ROLE;
+REVOKE ALL ON containers_vreg.upstreams FROM regress_vreg_local;
+REVOKE ALL ON SEQUENCE containers_vreg.upstreams_id_seq FROM regress_vreg_local;
+REVOKE ALL ON SCHEMA containers_vreg, vreg_test FROM regress_vreg_local;
+DROP ROLE regress_vreg_local;
 SELECT vreg_test.reset();

@@ -22,6 +22,9 @@ PG_MODULE_MAGIC;
 /* containers_vreg.keyring_file (keyring.c reads it at use). */
 char	   *vreg_keyring_file = NULL;
 
+/* containers_vreg.allow_local_upstreams (upstream_url.c checks it). */
+bool		vreg_allow_local_upstreams = false;
+
 void		_PG_init(void);
 
 void
@@ -45,6 +48,22 @@ _PG_init(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
+
+	/*
+	 * Superuser-only (PGC_SUSET), off by default, visible to every role: the
+	 * registry service reads it to apply the same rule when it connects.
+	 * Checked when an upstream url is written, not in the table's CHECK
+	 * constraint, so that a restore never fails on rows written while it was
+	 * on (see upstream_url.c).
+	 */
+	DefineCustomBoolVariable("containers_vreg.allow_local_upstreams",
+							 "Accept upstream urls whose host is this machine or a private network.",
+							 "Off: localhost, loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7) and shared (100.64/10) hosts are refused when an upstream url is written. On: they are accepted, for a registry on the local network or in development. Link-local (cloud metadata), unspecified, multicast and reserved addresses are refused either way.",
+							 &vreg_allow_local_upstreams,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("containers_vreg");

@@ -25,6 +25,9 @@
 /* compact_usage / rebuild_usage of one group (key: group_id). */
 #define VREG_LOCKCLASS_USAGE_OF_GROUP		0x7654
 
+/* containers_vreg.allow_local_upstreams */
+extern bool vreg_allow_local_upstreams;
+
 extern void vreg_lock_group_key(int64 key, uint16 lockclass);
 
 #endif							/* CONTAINERS_VREG_H */

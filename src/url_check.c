@@ -408,8 +408,35 @@ check_name_or_ipv4(const char *h, size_t len)
 }
 
 /* ---------------------------------------------------------------------------
- * Entry point
+ * Entry points
  * ------------------------------------------------------------------------- */
+
+/*
+ * The host classes that "allow local upstreams" lets in: names and addresses
+ * of this machine and of private networks (localhost, loopback, RFC 1918,
+ * unique-local and site-local IPv6, shared CGNAT space), in every encoding
+ * above. Never let in: unspecified, link-local (169.254.169.254 is the
+ * cloud metadata service), multicast and reserved addresses.
+ */
+int
+vreg_url_problem_is_local(const char *problem)
+{
+	return problem != NULL &&
+		(strcmp(problem, "the host is localhost") == 0 ||
+		 strcmp(problem, "the host is a loopback address") == 0 ||
+		 strcmp(problem, "the host is a private address") == 0 ||
+		 strcmp(problem, "the host is a shared (carrier-grade nat) address") == 0);
+}
+
+const char *
+vreg_url_problem_opts(const char *url, size_t len, int allow_local)
+{
+	const char *problem = vreg_url_problem(url, len);
+
+	if (allow_local && vreg_url_problem_is_local(problem))
+		return NULL;
+	return problem;
+}
 
 const char *
 vreg_url_problem(const char *url, size_t len)

@@ -14,4 +14,14 @@
  */
 extern const char *vreg_url_problem(const char *url, size_t len);
 
+/*
+ * The same, but with allow_local non-zero a host of this machine or of a
+ * private network (localhost, loopback, private, unique-local, shared) is
+ * accepted; link-local, unspecified, multicast and reserved stay refused.
+ */
+extern const char *vreg_url_problem_opts(const char *url, size_t len, int allow_local);
+
+/* Is problem (a result of vreg_url_problem) one that allow_local lets in? */
+extern int	vreg_url_problem_is_local(const char *problem);
+
 #endif

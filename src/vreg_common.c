@@ -62,6 +62,8 @@ static const VregTriggerSpec trigger_specs[] = {
 	{"positions_check", {"registry_upstreams"}, AFTER_ROW, EV_INSERT | EV_UPDATE | EV_DELETE},
 	{"upstreams_lock_registries", {"upstreams"}, BEFORE_ROW, EV_DELETE},
 	{"upstreams_credentials", {"upstreams"}, BEFORE_ROW, EV_INSERT | EV_UPDATE},
+	{"upstreams_url_network", {"upstreams"}, BEFORE_ROW, EV_INSERT | EV_UPDATE},
+	{"upstreams_url_changed", {"upstreams"}, AFTER_ROW, EV_UPDATE},
 	{"upstreams_mark_entries", {"upstreams"}, AFTER_ROW, EV_DELETE},
 	{"cache_entries_release_fetch_lease", {"cache_entries"}, AFTER_ROW, EV_INSERT},
 	{"cache_entries_track_usage", {"cache_entries"}, AFTER_ROW, EV_INSERT | EV_UPDATE | EV_DELETE},

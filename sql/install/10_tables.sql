@@ -65,11 +65,12 @@ CREATE TRIGGER registries_row_guard BEFORE UPDATE ON @extschema@.registries
 -- upstreams -----------------------------------------------------------------
 CREATE SEQUENCE @extschema@.upstreams_id_seq;
 
-CREATE FUNCTION @extschema@.check_upstream_url(url text) RETURNS boolean
+CREATE FUNCTION @extschema@.check_upstream_url(url text, allow_local boolean DEFAULT false)
+  RETURNS boolean
   AS 'MODULE_PATHNAME', 'containers_vreg_check_upstream_url'
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.check_upstream_url(text) IS
-  'check_upstream_url(url text) -> boolean. Returns true for an acceptable upstream URL; otherwise raises SQLSTATE 23514 (check_violation) with a message naming the problem: scheme other than http/https, missing or malformed host, userinfo, bad port, whitespace or control characters, or a host that is localhost or a loopback / private / link-local / unspecified / multicast / reserved address, in any encoding (decimal 2130706433, hex 0x7f.1, octal, IPv4-mapped IPv6 [::ffff:127.0.0.1]). NULL in, NULL out. The database cannot resolve DNS: the service must re-check the resolved address at connect time. Rule: DESIGN section 3 (upstreams.url).';
+COMMENT ON FUNCTION @extschema@.check_upstream_url(text, boolean) IS
+  'check_upstream_url(url text, allow_local boolean DEFAULT false) -> boolean. Returns true for an acceptable upstream URL; otherwise raises SQLSTATE 23514 (check_violation) with a message naming the problem: scheme other than http/https, missing or malformed host, userinfo, bad port, whitespace or control characters, or a host that is localhost or a loopback / private / link-local / unspecified / multicast / reserved address, in any encoding (decimal 2130706433, hex 0x7f.1, octal, IPv4-mapped IPv6 [::ffff:127.0.0.1]). With allow_local true, localhost, loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7, fec0::/10) and shared (100.64/10) hosts are accepted; link-local (cloud metadata), unspecified, multicast and reserved never are. Immutable: depends on its arguments only. The CHECK constraint on upstreams.url calls it with allow_local true; the trigger upstreams_url_network applies the setting containers_vreg.allow_local_upstreams. NULL in, NULL out. The database cannot resolve DNS: the service must re-check the resolved address at connect time.';
 
 CREATE TABLE @extschema@.upstreams (
   group_id             bigint      NOT NULL,
@@ -87,7 +88,9 @@ CREATE TABLE @extschema@.upstreams (
   CONSTRAINT upstreams_url_length_check CHECK (char_length(url) <= 255),
   -- CHECKs run in name order: "length" < "rules", so an over-long url is
   -- reported as too long before its host is examined.
-  CONSTRAINT upstreams_url_rules_check CHECK (@extschema@.check_upstream_url(url)),
+  -- What no upstream url may ever be; the local-network rule, which follows
+  -- containers_vreg.allow_local_upstreams, is the trigger upstreams_url_network.
+  CONSTRAINT upstreams_url_rules_check CHECK (@extschema@.check_upstream_url(url, true)),
   CONSTRAINT upstreams_cache_validity_hours_check CHECK (cache_validity_hours >= 0),
   CONSTRAINT upstreams_name_check CHECK (char_length(name) <= 255),
   CONSTRAINT upstreams_description_check CHECK (char_length(description) <= 1024)
@@ -102,6 +105,17 @@ COMMENT ON COLUMN @extschema@.upstreams.credentials_fingerprint IS
 
 CREATE TRIGGER upstreams_row_guard BEFORE UPDATE ON @extschema@.upstreams
   FOR EACH ROW EXECUTE FUNCTION @extschema@.row_guard();
+
+-- The local-network rule: refused unless containers_vreg.allow_local_upstreams
+-- is on (a setting, so not in the immutable CHECK; src/upstream_url.c).
+CREATE FUNCTION @extschema@.upstreams_url_network() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'containers_vreg_upstreams_url_network'
+  LANGUAGE C SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.upstreams_url_network() IS
+  'Trigger (internal): BEFORE INSERT OR UPDATE OF url row trigger on upstreams refusing (SQLSTATE 23514, the message of check_upstream_url) a url whose host is localhost, loopback, private or shared address space unless the setting containers_vreg.allow_local_upstreams (superuser-only, off by default) is on. An UPDATE that leaves url unchanged is not checked again. A superuser session with check_function_bodies = off (what pg_dump scripts and pg_restore set) is a restore and is let through, so a dump with local upstreams restores on a server with the setting off. It fires only as the trigger the extension defines for it (on that table, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+REVOKE ALL ON FUNCTION @extschema@.upstreams_url_network() FROM PUBLIC;
+CREATE TRIGGER upstreams_url_network BEFORE INSERT OR UPDATE OF url ON @extschema@.upstreams
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_url_network();
 
 -- registry_upstreams ----------------------------------------------------------
 CREATE SEQUENCE @extschema@.registry_upstreams_id_seq;

@@ -9,6 +9,8 @@
  *	   "no run of more than 3 input bytes": a fixed sentence contains input
  *	   bytes only when the input spelled that sentence);
  *	 - the verdict depends on the bytes only (a second call agrees);
+ *	 - allow_local accepts exactly what the strict rule accepts plus the
+ *	   local classes (localhost, loopback, private, shared), nothing else;
  *	 - an accepted URL stays accepted with a path appended after its
  *	   authority, and with its scheme upper-cased;
  *	 - an accepted URL has no '%', '\\', control or non-ASCII byte, and no
@@ -28,6 +30,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		i;
 
 	CHECK(problem == vreg_url_problem(in, size));
+	{
+		const char *local = vreg_url_problem_opts(in, size, 1);
+
+		if (problem == NULL || vreg_url_problem_is_local(problem))
+			CHECK(local == NULL);
+		else
+			CHECK(local == problem);
+	}
 	if (problem != NULL)
 	{
 		CHECK(!fuzz_points_into(problem, in, size));

@@ -20,7 +20,7 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(oci_path url_check envelope cred_rules)
 
 if ! command -v "${CLANG:-clang}" >/dev/null 2>&1; then
-  echo "ok 1 # SKIP clang not installed"
+  echo "ok 1 # SKIP clang not installed: install clang and its libFuzzer runtime (Debian: make deps as root) to run it"
   exit 0
 fi
 if ! make -s -C "$FUZZ_DIR" >"$FUZZ_DIR/bin.build.log" 2>&1; then

@@ -206,7 +206,7 @@ else nok "a refused admin call keeps SQLSTATE 23514 through the router (got: $st
 if [ "$has_request_path" != t ]; then
   skip "request path not installed (containers_vreg.resolve / upsert_cache_entry / mark_checked / record_download missing)"
 elif [ -z "$TRACE" ]; then
-  skip "no pull trace (official-images.tsv) found"
+  skip "no pull trace (official-images.tsv) found: put it in test/data/oci-pulls/ to run it"
 else
   good=1
   for db in "router router vreg_router" "s0 single containers_vreg"; do

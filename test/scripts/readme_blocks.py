@@ -37,7 +37,7 @@ import subprocess
 import sys
 
 KNOWN_FENCES = {"sql", "sql-output", "sh", "text", "ini", ""}
-SQL_START = re.compile(r"^(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP|GRANT|REVOKE|COPY|TRUNCATE|CALL)\b")
+SQL_START = re.compile(r"^(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP|GRANT|REVOKE|COPY|TRUNCATE|CALL|SET)\b")
 ARROW = "→"
 
 
@@ -166,9 +166,10 @@ def broken_links(path):
 # --- statements ---------------------------------------------------------------
 
 def split_statements(sql):
-    """[(text, expected or None)]: statements ended by ';' outside quotes and
-    comments, psql meta-commands (a line starting with a backslash); the
-    expectation is a `-- → ...` comment on the line of the terminating ';'."""
+    """([(text, expected or None)], leftover): statements ended by ';' outside
+    quotes and comments, or by a psql meta-command (a backslash outside quotes,
+    to the end of its line: \i, \gset); the expectation is a `-- → ...`
+    comment after the terminating ';' on its line, or alone on the next line."""
     stmts = []
     buf = []
     i, n = 0, len(sql)
@@ -186,11 +187,13 @@ def split_statements(sql):
         c = sql[i]
         if at_start and c in " \t\n":
             buf.append(c); i += 1; continue
-        if at_start and c == "\\":
+        at_start = False
+        if c == "\\":
+            # a psql meta-command: on a line of its own (\i) or after a query (\gset),
+            # it runs to the end of the line and ends the statement
             j = sql.find("\n", i)
             j = n if j < 0 else j
-            buf.append(sql[i:j]); finish(); i = j; continue
-        at_start = False
+            buf.append(sql[i:j]); finish(); i = j; at_start = True; continue
         if sql.startswith("--", i):
             j = sql.find("\n", i)
             j = n if j < 0 else j

@@ -25,7 +25,10 @@ cd "$TOP"
 . scripts/pgcluster.sh
 . test/scripts/credentials_lib.bash
 
-BASE=$TOP/.pgtmp/readme
+# The scratch directory's physical path: the servers, running as postgres,
+# may not be able to enter the checkout (scripts/pgcluster.sh).
+[ -n "${PGC_SCRATCH:-}" ] || pgc_scratch || { echo "Bail out! no scratch directory"; exit 1; }
+BASE=$PGC_SCRATCH/readme
 started=()
 stop_all() { local d; for d in "${started[@]}"; do PGC_DIR=$d pgc_stop; done; }
 trap stop_all EXIT
@@ -47,7 +50,7 @@ createdb_on() {  # $1: server, $2: database
 }
 
 mkdir -p "$BASE"
-if [ "$(id -u)" -eq 0 ]; then chown postgres: "$BASE"; fi
+if [ "$(id -u)" -eq 0 ]; then chown "${PGC_OWNER:-postgres}": "$BASE"; fi
 pgc_write_keyring "$KEYRING" 1
 
 start_server main || die "could not start the main cluster"

@@ -7,7 +7,7 @@ set -uo pipefail
 cd "${TOP:?TOP must be the repository root}"
 DATA="$TOP/../shared/data/oci-pulls/official-images.tsv"
 if [ ! -r "$DATA" ]; then
-  echo "ok 1 # SKIP shared data not present"; exit 0
+  echo "ok 1 # SKIP shared data not present: put official-images.tsv in ../shared/data/oci-pulls/ next to the checkout to run it"; exit 0
 fi
 PSQL=("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1)
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"

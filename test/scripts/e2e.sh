@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# End to end: real pulls through the reference registry service
+# (test/e2e/registry-service) in front of real upstream registries (Debian's
+# docker-registry on loopback: one anonymous, one with htpasswd basic auth),
+# with images built offline (test/e2e/make-images) and pushed and pulled with
+# skopeo. Every check asserts exact values (digests, bytes, request counts in
+# the upstreams' access logs). Own PostgreSQL cluster (and a streaming
+# replica); every wait is bounded; a missing tool skips the whole file.
+set -uo pipefail
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$TOP"
+n=0 fails=0
+ok()     { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/#   /' <<<"$2" | head -30; }
+check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: $3
+got:      $2"; fi; }
+
+for tool in docker-registry skopeo htpasswd curl pg_basebackup; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "${PGC_BINDIR:-/nonexistent}/$tool" ] \
+    || { echo "ok 1 - end-to-end pulls # SKIP $tool is not installed (make deps)"; exit 0; }
+done
+/usr/bin/python3 -c 'import psycopg' 2>/dev/null \
+  || { echo "ok 1 - end-to-end pulls # SKIP python3-psycopg is not installed (make deps)"; exit 0; }
+
+. scripts/pgcluster.sh
+[ -n "${PGC_BINDIR:-}" ] && [ -x "$PGC_BINDIR/pg_ctl" ] || { pgc_private_tree "$TOP/.pgtmp" && make -s install PG_CONFIG="$PGC_PG_CONFIG" >/dev/null; }
+E2E="$TOP/.pgtmp/e2e"
+rm -rf "$E2E"; mkdir -p "$E2E/pull" "$E2E/direct" "$E2E/objects"
+. test/e2e/lib.sh
+start=$SECONDS
+REPLICA_DIR=
+cleanup() {
+  e2e_stop_all
+  if [ -n "$REPLICA_DIR" ] && [ -f "$REPLICA_DIR/postmaster.pid" ]; then
+    pgc_as_owner "$PGC_BINDIR/pg_ctl" -D "$REPLICA_DIR" -m immediate -w stop >/dev/null 2>&1
+  fi
+  pgc_stop
+}
+trap cleanup EXIT
+# a test that goes wrong must not hang: the whole file has 8 minutes
+( trap 'exit 0' TERM; for _ in $(seq 1 480); do sleep 1; done
+  echo "not ok - e2e took more than 8 minutes: stopped"; kill -TERM $$ ) & WATCHDOG=$!
+E2E_PIDS+=($WATCHDOG)
+
+# -- the database: own cluster, keyring, local upstreams allowed --------------
+pgc_init "$E2E/pg" >/dev/null || { not_ok "cluster starts"; exit 1; }
+for f in test/cluster.conf.d/*.sh; do . "$f"; done
+pgc_conf "containers_vreg.allow_local_upstreams = on"
+pgc_startonly || { not_ok "cluster starts"; exit 1; }
+chmod 755 "$E2E"
+PSQL=("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d vreg)
+"$PGC_BINDIR/psql" -X -q -d postgres -c "CREATE DATABASE vreg" || exit 1
+"${PSQL[@]}" -c "CREATE EXTENSION containers_vreg" || exit 1
+grants=$(sed -n '/<!-- grants:begin -->/,/<!-- grants:end -->/p' README.md | sed '/^```/d;/^<!--/d')
+"${PSQL[@]}" -c "$grants" >/dev/null || { not_ok "the README's grants run"; exit 1; }
+"${PSQL[@]}" >/dev/null <<'SQL' || exit 1
+CREATE ROLE e2e_request LOGIN IN ROLE vreg_request;
+CREATE ROLE e2e_fetcher LOGIN IN ROLE vreg_fetcher;
+CREATE ROLE e2e_worker LOGIN IN ROLE vreg_worker;
+SQL
+conn() { echo "host=$PGHOST port=$PGPORT dbname=vreg user=$1"; }
+sql() { "${PSQL[@]}" -c "$1"; }
+
+# -- upstreams and images -------------------------------------------------------
+P1=$(e2e_free_port); P2=$(e2e_free_port); P3=$(e2e_free_port)
+E2E_SERVICE_PORT=$(e2e_free_port)
+/usr/bin/python3 test/e2e/make-images "$E2E/oci" --big-mib 64 || { not_ok "images build"; exit 1; }
+e2e_registry_start up1 "$P1" && e2e_registry_start up2 "$P2" alice:s3cret && e2e_registry_start up3 "$P3" \
+  || { not_ok "upstream registries start" "$(tail -5 "$E2E"/up*/access.log)"; exit 1; }
+C2=(--dest-creds alice:s3cret)
+{ e2e_push "$P1" multi e2e/multi:latest --all &&
+  e2e_push "$P1" base-a e2e/base-a:latest && e2e_push "$P1" base-b e2e/base-b:latest &&
+  e2e_push "$P1" docker e2e/docker:latest --format v2s2 &&
+  e2e_push "$P1" big e2e/big:latest &&
+  e2e_push "$P1" retag-v1 e2e/retag:latest && e2e_push "$P1" corrupt e2e/corrupt:latest &&
+  e2e_push "$P1" base-a e2e/both:latest && e2e_push "$P2" base-b e2e/both:latest "${C2[@]}" &&
+  e2e_push "$P2" only2 e2e/only2:latest "${C2[@]}" && e2e_push "$P2" retag-v1 e2e/retag0:latest "${C2[@]}" &&
+  e2e_push "$P3" only3 e2e/only2:latest; } || { not_ok "images pushed with skopeo"; exit 1; }
+ok "images built offline and pushed with skopeo to three loopback registries ($((SECONDS - start)) s)"
+
+sql "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (42, 1, 'e2e');
+     INSERT INTO containers_vreg.upstreams (group_id, id, url, name, cache_validity_hours, credentials) VALUES
+       (42, 11, 'http://127.0.0.1:$P1', 'anonymous', 24, NULL),
+       (42, 12, 'http://127.0.0.1:$P2', 'basic', 0, '{\"username\": \"alice\", \"password\": \"s3cret\"}');
+     SELECT containers_vreg.attach_upstream(42, 1, 11), containers_vreg.attach_upstream(42, 1, 12);" >/dev/null \
+  || { not_ok "group 42: registry 1 with upstreams at positions 1 and 2"; exit 1; }
+
+e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+  || { not_ok "the service starts" "$(tail -20 "$E2E/service.log")"; exit 1; }
+ok "registry-service listens on 127.0.0.1:$E2E_SERVICE_PORT (request, fetcher and worker roles)"
+
+SVC="127.0.0.1:$E2E_SERVICE_PORT"
+VR="virtual_registries/container/42/1"
+pull() {  # IMAGE DIR [skopeo options]: through the service
+  local img=$1 dir=$2; shift 2
+  rm -rf "$dir"; timeout 120 skopeo copy -q --src-tls-verify=false "$@" "docker://$SVC/$VR/$img" "dir:$dir" 2>&1
+}
+direct() {  # PORT IMAGE DIR [options]: straight from an upstream
+  local port=$1 img=$2 dir=$3; shift 3
+  rm -rf "$dir"; timeout 120 skopeo copy -q --src-tls-verify=false "$@" "docker://127.0.0.1:$port/$img" "dir:$dir" 2>&1
+}
+same_dirs() { diff -r "$1" "$2" >/dev/null 2>&1 && echo same || echo "differ: $(diff -rq "$1" "$2" 2>&1 | head -3)"; }
+M1=$(e2e_mark up1); M2=$(e2e_mark up2)
+
+# -- 8 concurrent cold pulls of one image (one 64 MiB layer) ---------------------
+pulls=()
+for i in 1 2 3 4 5 6 7 8; do pull e2e/big:latest "$E2E/pull/big$i" >"$E2E/pull/big$i.log" 2>&1 & pulls+=($!); done
+for j in "${pulls[@]}"; do wait "$j"; done
+per_path=$(tail -n +"$((M1 + 1))" "$E2E/up1/access.log" | grep -E '"GET /v2/e2e/big/' | sed -E 's/.*"GET ([^ ]+) .*/\1/' | sort | uniq -c | awk '{print $1}' | sort -u | tr '\n' ' ')
+n_paths=$(tail -n +"$((M1 + 1))" "$E2E/up1/access.log" | grep -E '"GET /v2/e2e/big/' | sed -E 's/.*"GET ([^ ]+) .*/\1/' | sort -u | wc -l)
+direct "$P1" e2e/big:latest "$E2E/direct/big" >/dev/null
+all_same=same
+for i in 1 2 3 4 5 6 7 8; do r=$(same_dirs "$E2E/pull/big$i" "$E2E/direct/big"); [ "$r" = same ] || all_same="pull $i: $r $(cat "$E2E/pull/big$i.log")"; done
+check "8 concurrent cold pulls of e2e/big: all 8 equal a direct copy (digests and bytes)" "$all_same" same
+big_layer=$(ls -S "$E2E/direct/big" | head -1)
+check "its largest layer is at least 64 MiB" "$([ "$(stat -c %s "$E2E/direct/big/$big_layer")" -ge $((64 * 1024 * 1024)) ] && echo yes)" yes
+check "8 concurrent cold pulls: each of the $n_paths manifests and blobs fetched from the upstream exactly once" "$per_path" "1 "
+
+# -- cold pulls of every image: equal to a direct copy ---------------------------
+base_layer=$(/usr/bin/python3 - "$E2E/oci" <<'PY'
+import json, sys
+root = sys.argv[1]
+idx = json.load(open(root + "/index.json"))
+d = [m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "base-a"][0]
+m = json.load(open(root + "/blobs/sha256/" + d["digest"][7:]))
+print(m["layers"][0]["digest"])
+PY
+)
+M1=$(e2e_mark up1)
+declare -A cold
+for img in multi base-a base-b docker; do
+  cold[$img]=$(pull "e2e/$img:latest" "$E2E/pull/$img" $([ $img = multi ] && echo --all))
+done
+shared=$(tail -n +"$((M1 + 1))" "$E2E/up1/access.log" | grep -cE "\"GET /v2/e2e/base-[ab]/blobs/$base_layer HTTP" || true)
+for img in multi base-a base-b docker; do
+  direct "$P1" "e2e/$img:latest" "$E2E/direct/$img" $([ $img = multi ] && echo --all) >/dev/null
+  check "cold pull of e2e/$img: digests and bytes equal a direct copy from the upstream" \
+    "$(same_dirs "$E2E/pull/$img" "$E2E/direct/$img")${cold[$img]}" same
+done
+index_files=$(ls "$E2E/pull/multi" | grep -c 'manifest.json')
+check "the multi-platform OCI index came with both platform manifests" "$index_files" 3
+
+check "the base layer shared by e2e/base-a and e2e/base-b was fetched from the upstream once" "$shared" 1
+
+# manifests: upstream's media type and digest, HEAD and GET agree
+hdrs() { grep -iE '^(content-type|content-length|docker-content-digest):' | tr -d '\r' | tr 'A-Z' 'a-z' | sort; }
+for img in multi docker base-a; do
+  up=$(curl -s -I -H "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" "http://127.0.0.1:$P1/v2/e2e/$img/manifests/latest" | hdrs)
+  head=$(curl -s -I "http://$SVC/v2/$VR/e2e/$img/manifests/latest" | hdrs)
+  get=$(curl -s -D - -o /dev/null "http://$SVC/v2/$VR/e2e/$img/manifests/latest" | hdrs)
+  check "e2e/$img manifest: Content-Type, Content-Length, Docker-Content-Digest as the upstream's, HEAD = GET" \
+    "$head|$get" "$up|$up"
+done
+check "e2e/docker is served as a Docker schema 2 manifest" \
+  "$(curl -s -I "http://$SVC/v2/$VR/e2e/docker/manifests/latest" | grep -i '^content-type' | tr -d '\r')" \
+  "Content-Type: application/vnd.docker.distribution.manifest.v2+json"
+blob_head=$(curl -s -I "http://$SVC/v2/$VR/e2e/base-a/blobs/$base_layer" | hdrs)
+blob_get=$(curl -s -D - -o /dev/null "http://$SVC/v2/$VR/e2e/base-a/blobs/$base_layer" | hdrs)
+check "a blob: HEAD and GET give the same headers" "$blob_head" "$blob_get"
+
+# -- warm pulls: nothing reaches the upstreams -----------------------------------
+W1=$(e2e_mark up1); W2=$(e2e_mark up2)
+warm=""
+for img in multi base-a base-b docker big; do
+  out=$(pull "e2e/$img:latest" "$E2E/pull/warm-$img" $([ $img = multi ] && echo --all)) || warm+=" $img:$out"
+  [ "$(same_dirs "$E2E/pull/warm-$img" "$E2E/direct/$img")" = same ] || warm+=" $img differs"
+done
+check "warm pulls of all five images equal the direct copies" "$warm" ""
+check "warm pulls: no request reached either upstream (access logs)" \
+  "$(e2e_requests_since up1 "$W1") $(e2e_requests_since up2 "$W2")" "0 0"
+
+# -- order: position 1 first; position 2 with sealed credentials (fetcher role) --
+pull e2e/both:latest "$E2E/pull/both" >/dev/null; direct "$P1" e2e/both:latest "$E2E/direct/both" >/dev/null
+check "e2e/both (on both upstreams, different content) comes from position 1" "$(same_dirs "$E2E/pull/both" "$E2E/direct/both")" same
+out=$(pull e2e/only2:latest "$E2E/pull/only2"); direct "$P2" e2e/only2:latest "$E2E/direct/only2" --src-creds alice:s3cret >/dev/null
+check "e2e/only2 (position 2 only, basic auth with sealed credentials) equals a direct copy" "$(same_dirs "$E2E/pull/only2" "$E2E/direct/only2")$out" same
+check "its entries are upstream 12's (position 2)" \
+  "$(sql "SELECT DISTINCT upstream_id FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path LIKE '/e2e/only2/%'")" 12
+check "the upstream saw a 401 challenge, then authenticated requests" \
+  "$(tail -n +"$((M2 + 1))" "$E2E/up2/access.log" | grep -E '"GET /v2/e2e/only2/manifests/latest HTTP.*containers_vreg-registry-service' | awk '{print $9}' | tr '\n' ' ')" "401 200 "
+
+# -- a re-pushed tag ------------------------------------------------------------
+old=$(curl -s -I "http://$SVC/v2/$VR/e2e/retag/manifests/latest" | grep -i docker-content-digest | tr -d '\r' | awk '{print $2}')
+e2e_push "$P1" retag-v2 e2e/retag:latest
+new_up=$(curl -s -I -H "Accept: application/vnd.oci.image.manifest.v1+json" "http://127.0.0.1:$P1/v2/e2e/retag/manifests/latest" | grep -i docker-content-digest | tr -d '\r' | awk '{print $2}')
+old_key=$(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path = '/e2e/retag/manifests/latest' AND status = 0")
+R1=$(e2e_mark up1)
+now=$(curl -s -I "http://$SVC/v2/$VR/e2e/retag/manifests/latest" | grep -i docker-content-digest | tr -d '\r' | awk '{print $2}')
+check "validity 24: after the re-push the old digest is still served, without asking the upstream" \
+  "$now $(e2e_requests_since up1 "$R1")" "$old 0"
+sql "UPDATE containers_vreg.cache_entries SET upstream_checked_at = now() - interval '25 hours' WHERE group_id = 42 AND relative_path = '/e2e/retag/manifests/latest' AND status = 0"
+out=$(pull e2e/retag:latest "$E2E/pull/retag"); direct "$P1" e2e/retag:latest "$E2E/direct/retag" >/dev/null
+check "once stale: the pull serves the new digest and image" \
+  "$(curl -s -I "http://$SVC/v2/$VR/e2e/retag/manifests/latest" | grep -i docker-content-digest | tr -d '\r' | awk '{print $2}') $(same_dirs "$E2E/pull/retag" "$E2E/direct/retag")$out" "$new_up same"
+check "  (old and new digests differ)" "$([ "$old" != "$new_up" ] && echo yes)" yes
+sleep 3
+check "the replaced manifest's object was queued and deleted by the worker; the new one has a new key" \
+  "$([ -e "$E2E/objects/$old_key" ] && echo present || echo deleted) $(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 42 AND object_storage_key = '$old_key'") $(sql "SELECT object_storage_key <> '$old_key' FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path = '/e2e/retag/manifests/latest' AND status = 0")" \
+  "deleted 0 t"
+
+pull e2e/retag0:latest "$E2E/pull/retag0" >/dev/null
+old0=$(sql "SELECT digest FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path = '/e2e/retag0/manifests/latest' AND status = 0")
+e2e_push "$P2" retag-v2 e2e/retag0:latest "${C2[@]}"
+R2=$(e2e_mark up2)
+new0=$(curl -s -I "http://$SVC/v2/$VR/e2e/retag0/manifests/latest" | grep -i docker-content-digest | tr -d '\r' | awk '{print $2}')
+check "validity 0: the next pull after a re-push serves the new digest" \
+  "$([ "$new0" != "$old0" ] && [ "$new0" = "$new_up" ] && echo new)" new
+R2=$(e2e_mark up2)
+curl -s -o /dev/null "http://$SVC/v2/$VR/e2e/retag0/manifests/latest"
+check "an unchanged tag is revalidated with one HEAD and no GET" \
+  "$(e2e_requests_since up2 "$R2" '"HEAD /v2/e2e/retag0/manifests/latest HTTP/1.1" (200|304)') $(e2e_requests_since up2 "$R2" '"GET ')" "1 0"
+
+# -- upstream down; content that does not match its digest ----------------------
+sql "UPDATE containers_vreg.cache_entries SET upstream_checked_at = now() - interval '25 hours' WHERE group_id = 42 AND relative_path = '/e2e/multi/manifests/latest' AND status = 0"
+e2e_registry_stop up1
+out=$(pull e2e/multi:latest "$E2E/pull/multi-down" --all)
+check "upstream down: a cached (stale) tag is still served" "$(same_dirs "$E2E/pull/multi-down" "$E2E/direct/multi")$out" same
+body=$(curl -s -w ' %{http_code}' "http://$SVC/v2/$VR/e2e/nothere/manifests/latest")
+check "upstream down: a miss answers 503 with a clear body" \
+  "$(sed -E 's/.*"message": "([^"]*)".* ([0-9]+)$/\2 \1/' <<<"$body" | cut -c1-60)" \
+  "503 no upstream could serve the request: upstream 1: the ups"
+e2e_registry_start up1 "$P1" || not_ok "up1 restarts"
+layer=$(/usr/bin/python3 - "$E2E/oci" <<'PY'
+import json, sys
+root = sys.argv[1]
+idx = json.load(open(root + "/index.json"))
+d = [m for m in idx["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "corrupt"][0]
+print(json.load(open(root + "/blobs/sha256/" + d["digest"][7:]))["layers"][0]["digest"])
+PY
+)
+f="$E2E/up1/data/docker/registry/v2/blobs/sha256/${layer:7:2}/${layer:7}/data"
+printf 'XXXX' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+out=$(pull e2e/corrupt:latest "$E2E/pull/corrupt"); rc=$?
+code=$(curl -s -o "$E2E/corrupt.body" -w '%{http_code}' "http://$SVC/v2/$VR/e2e/corrupt/blobs/$layer")
+check "bytes not matching the digest: the client gets an error (skopeo fails; 502 DIGEST_INVALID)" \
+  "$([ $rc -ne 0 ] && echo failed) $code $(grep -o DIGEST_INVALID "$E2E/corrupt.body")" "failed 502 DIGEST_INVALID"
+check "  and nothing is cached (no entry, no object, no temporary file)" \
+  "$(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 42 AND digest = '$layer'") $(ls -A "$E2E/objects/.tmp" | wc -l)" "0 0"
+
+# -- credentials -----------------------------------------------------------------
+sql "UPDATE containers_vreg.upstreams SET credentials = '{\"username\": \"alice\", \"password\": \"wrong\"}' WHERE group_id = 42 AND id = 12"
+e2e_push "$P2" only2 e2e/newonly2:latest "${C2[@]}"
+body=$(curl -s -w ' %{http_code}' "http://$SVC/v2/$VR/e2e/newonly2/manifests/latest")
+check "a wrong password: the upstream's 401 becomes a clear error" \
+  "$(grep -o '401); check the upstream.s username and password"' <<<"$body" | head -1) ${body##* }" \
+  "401); check the upstream's username and password\" 502"
+live12=$(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 42 AND upstream_id = 12 AND status = 0")
+sql "UPDATE containers_vreg.upstreams SET url = 'http://127.0.0.1:$P3' WHERE group_id = 42 AND id = 12"
+check "a url change clears the credentials and takes all $live12 live entries of the old host out of service" \
+  "$(sql "SELECT credentials IS NULL FROM containers_vreg.upstreams WHERE group_id = 42 AND id = 12") $(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 42 AND upstream_id = 12 AND status = 0")" "t 0"
+out=$(pull e2e/only2:latest "$E2E/pull/only3"); direct "$P3" e2e/only2:latest "$E2E/direct/only3" >/dev/null
+check "the next pull of e2e/only2 comes from the new host, not from the old host's cache" \
+  "$(same_dirs "$E2E/pull/only3" "$E2E/direct/only3")$(same_dirs "$E2E/pull/only3" "$E2E/direct/only2" | head -1 | cut -c1-6)$out" "samediffer"
+
+# -- kill -9 mid-pull, delete an upstream, the worker: storage == live entries ---
+objects_vs_entries() {
+  local files entries
+  files=$(cd "$E2E/objects" && find . -path ./.tmp -prune -o -type f -print | sed 's|^\./||' | sort)
+  entries=$(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42 AND status = 0 ORDER BY 1" | sort)
+  if [ "$files" = "$entries" ] && [ -z "$(sql "SELECT 1 FROM containers_vreg.cache_entries WHERE status <> 0 LIMIT 1")" ]; then
+    echo "match $(wc -l <<<"$files")"
+  else
+    echo "mismatch: $(diff <(echo "$files") <(echo "$entries") | head -5 | tr '\n' ' ')"
+  fi
+}
+wait_worker() { local i; for i in $(seq 1 60); do [ -z "$(sql "SELECT 1 FROM containers_vreg.cache_entries WHERE status <> 0 LIMIT 1")" ] && return 0; sleep 0.5; done; return 1; }
+sql "SELECT containers_vreg.purge_upstream(42, 11)" >/dev/null
+wait_worker
+pull e2e/big:latest "$E2E/pull/big-killed" >/dev/null 2>&1 &
+kpull=$!
+for i in $(seq 1 100); do [ -n "$(ls -A "$E2E/objects/.tmp" 2>/dev/null)" ] && break; sleep 0.1; done
+e2e_service_stop KILL
+wait $kpull 2>/dev/null
+e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+  || not_ok "the service restarts after SIGKILL"
+wait_worker
+check "after SIGKILL mid-pull and a restart: the object directory and the live entries match exactly" "$(objects_vs_entries | cut -c1-5)" match
+sql "DELETE FROM containers_vreg.upstreams WHERE group_id = 42 AND id = 12" >/dev/null
+wait_worker
+check "after deleting an upstream and a worker pass: the object directory and the live entries match exactly" "$(objects_vs_entries | cut -c1-5)" match
+
+# -- resolve on a streaming replica, writes on the primary -----------------------
+REPLICA_DIR="$E2E/replica"
+RPORT=$(pgc_free_port)
+mkdir -p "$REPLICA_DIR"; chmod 700 "$REPLICA_DIR"; [ "$(id -u)" -eq 0 ] && chown postgres: "$REPLICA_DIR"
+if pgc_as_owner "$PGC_BINDIR/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres -D "$REPLICA_DIR" -R -X stream >/dev/null 2>&1; then
+  echo "port = $RPORT" >> "$REPLICA_DIR/postgresql.conf"
+  pgc_as_owner "$PGC_BINDIR/pg_ctl" -D "$REPLICA_DIR" -l "$E2E/pg/replica.log" -w -t 60 start >/dev/null
+  e2e_service_stop
+  e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+    --read-db "host=$PGHOST port=$RPORT dbname=vreg user=e2e_request"
+  out=$(pull e2e/base-a:latest "$E2E/pull/replica-a"); out2=$(pull e2e/base-a:latest "$E2E/pull/replica-a2")
+  check "resolve on a streaming replica (pg_basebackup -R), writes on the primary: cold and warm pulls equal a direct copy" \
+    "$("$PGC_BINDIR/psql" -X -At -h "$PGHOST" -p "$RPORT" -d vreg -c 'SELECT pg_is_in_recovery()') $(same_dirs "$E2E/pull/replica-a" "$E2E/direct/base-a") $(same_dirs "$E2E/pull/replica-a2" "$E2E/direct/base-a")$out$out2" \
+    "t same same"
+else
+  not_ok "pg_basebackup -R of the primary"
+fi
+
+ok "end-to-end run took $((SECONDS - start)) s"
+kill "$WATCHDOG" 2>/dev/null
+[ "$fails" -eq 0 ]
