@@ -92,6 +92,11 @@ INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials) VALUES
   (2, 123, 'https://ghcr.io', '{"username": "bob", "password": "pw-101-secret"}'),-- other group
   (1, 124, 'https://ghcr.io', NULL);                                              -- none
 SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials) VALUES (1, 125, 'https://ghcr.io', '{}')$$);
+-- the detail names the upstream it collides with and says "without credentials"
+-- where the index would show the empty fingerprint as \x; never a value
+SELECT pg_temp.err_detail($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials) VALUES (1, 126, 'https://ghcr.io', '{"username": "bob", "password": "other"}')$$);
+SELECT pg_temp.err_detail($$INSERT INTO containers_vreg.upstreams (group_id, id, url) VALUES (1, 126, 'https://ghcr.io')$$);
+SELECT pg_temp.err_detail($$UPDATE containers_vreg.upstreams SET url = 'https://ghcr.io' WHERE id = 122$$); -- a new url clears the credentials
 SELECT count(DISTINCT credentials_fingerprint) AS fingerprints, count(DISTINCT credentials->>'nonce') AS nonces
   FROM containers_vreg.upstreams WHERE id IN (101, 122, 123);
 SELECT (SELECT credentials_fingerprint FROM containers_vreg.upstreams WHERE id = 101)

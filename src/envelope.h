@@ -1,6 +1,6 @@
 /*
  * envelope.h
- *		Layout of a sealed credentials envelope (DESIGN section 4).
+ *		Layout of a sealed credentials envelope (docs/design.md, "Credentials").
  *
  * Pure C plus libsodium (no postgres.h), so a fuzzer links envelope.c alone.
  * The stored form is the jsonb object

@@ -72,7 +72,7 @@ e=$(qerr $DST1 "INSERT INTO containers_vreg.upstreams (group_id, url, credential
 expect_match "lockout: a new upstream with credentials fails (22000)" "$e" "^22000: cannot open the credentials fingerprint secret"
 expect_eq "lockout: rotate_credentials() has nothing to do (0)" "$(q $DST1 "SELECT containers_vreg.rotate_credentials()")" "0"
 e=$(qerr $DST1 "SELECT containers_vreg.upstream_credentials(42, 10)")
-expect_match "the restored envelopes do not open either (22000)" "$e" "^22000: cannot open credentials of upstream 10 of group 42"
+expect_match "the restored envelopes do not open either (22000)" "$e" "^22000: cannot open the credentials of upstream 10 of group 42: the envelope does not authenticate under key 1"
 
 # 4. the function is the owner's: PUBLIC cannot run it
 expect_eq "reset_credentials_secret() is not executable by PUBLIC" \
@@ -90,13 +90,13 @@ expect_eq "dry run: secret replaced, every envelope cleared, collisions named" \
 expect_eq "dry run: the detail says why and with whom" \
   "$(q $DST1 "SELECT detail FROM containers_vreg.reset_credentials_secret(true) WHERE upstream_id IN (11, 41) ORDER BY upstream_id")" \
   "the envelope does not authenticate under key 1
-the envelope does not authenticate under key 1; it would then have the same url and no credentials as upstream 40"
+the envelope does not authenticate under key 1; it would then have the same URL as upstream 40, both without credentials"
 expect_eq "dry run: nothing changed" "$(q $DST1 "$digest")" "$before"
 
 # 6. a real run that would break uniqueness: 23505 naming both, nothing changed
 e=$(verbose $DST1 "SELECT * FROM containers_vreg.reset_credentials_secret(false)")
 expect_match "real run with collisions: 23505 naming both upstreams" "$e" \
-  "^23505: upstream 20 of group 43 would have the same url and no credentials as upstream 21"
+  "^23505: upstream 20 of group 43 would have the same URL as upstream 21, both without credentials"
 expect_eq "real run with collisions: nothing changed (all or nothing)" "$(q $DST1 "$digest")" "$before"
 expect_match "NULL dry_run is refused (22004)" "$(qerr $DST1 "SELECT * FROM containers_vreg.reset_credentials_secret(NULL)")" "^22004: "
 
