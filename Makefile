@@ -68,6 +68,11 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
+# PGXS tracks no header dependencies unless PostgreSQL was configured with
+# --enable-depend: every object depends on every header of src/, so a changed
+# header (a struct size, a limit) never leaves a stale object behind.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 # make installcheck: the tests that seal or open credentials need the server's
 # containers_vreg.keyring_file to name a keyring with keys 1 and 2 (a setting
 # that only postgresql.conf can change). On a server without one they are left
