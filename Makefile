@@ -68,11 +68,16 @@ FORCE:
 
 all: $(INSTALL_SQL)
 
+# PGXS tracks no header dependencies unless PostgreSQL was configured with
+# --enable-depend: every object depends on every header of src/, so a changed
+# header (a struct size, a limit) never leaves a stale object behind.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
+
 # make installcheck: the tests that seal or open credentials need the server's
 # containers_vreg.keyring_file to name a keyring with keys 1 and 2 (a setting
 # that only postgresql.conf can change). On a server without one they are left
 # out, and installcheck says so; make test always has one.
-KEYRING_REGRESS = credentials hardening hostile_input
+KEYRING_REGRESS = credentials hardening hostile_input limits
 KEYRING_MISSING = $(eval KEYRING_MISSING := $$(shell bash $(srcdir)/scripts/installcheck_keyring.sh '$(bindir)/psql'))$(KEYRING_MISSING)
 ifneq ($(origin REGRESS),command line)
 installcheck: REGRESS = $(if $(KEYRING_MISSING),$(filter-out $(KEYRING_REGRESS),$(ALL_REGRESS)),$(ALL_REGRESS))
@@ -88,7 +93,7 @@ clean: clean-scratch
 clean-scratch:
 	@bash -c '. scripts/pgcluster.sh && pgc_clean_scratch'
 
-.PHONY: deps demo test e2e bench soak fuzz FORCE installcheck-keyring clean-scratch
+.PHONY: deps demo test e2e bench soak fuzz FORCE installcheck-keyring clean-scratch update-tail
 
 # PG_CONFIG goes to the scripts only when it was given (make PG_CONFIG=...).
 SCRIPT_ENV = $(if $(filter command line environment,$(origin PG_CONFIG)),PG_CONFIG='$(PG_CONFIG)')
@@ -106,7 +111,7 @@ demo:
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test:
 	@bash scripts/deps.sh test
-	@V='$(V)' $(SCRIPT_ENV) bash test/run_all.sh
+	@V='$(V)' ONLY='$(ONLY)' $(SCRIPT_ENV) bash test/run_all.sh
 
 # Generate SCALE cache entries (default 200000) on a throwaway cluster and run
 # the pgbench comparisons (test/bench/run.sh).
@@ -128,3 +133,9 @@ soak:
 FUZZ_SECONDS ?= 60
 fuzz:
 	bash test/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Rewrite the block that ends the update script of the version in development:
+# every function definition and COMMENT ON as sql/install has them
+# (scripts/update_tail.py; test/scripts/lint.sh checks that it is current).
+update-tail:
+	/usr/bin/python3 scripts/update_tail.py

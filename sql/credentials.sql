@@ -1,5 +1,5 @@
--- Upstream credentials (DESIGN section 4, issue 4): validation, sealing,
--- row binding, fingerprint uniqueness, url-change rule, API, privileges.
+-- Upstream credentials: validation, sealing, binding to the row and its url
+-- (envelope format 2), fingerprint uniqueness, url-change rule, API, privileges.
 -- The test cluster's keyring (test/cluster.conf.d/keyring.sh) has keys 1 and
 -- 2, so everything written here is sealed under key 2. Rotation and key
 -- removal run in test/scripts/credentials_rotation.sh on a cluster of their own.
@@ -92,6 +92,11 @@ INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials) VALUES
   (2, 123, 'https://ghcr.io', '{"username": "bob", "password": "pw-101-secret"}'),-- other group
   (1, 124, 'https://ghcr.io', NULL);                                              -- none
 SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials) VALUES (1, 125, 'https://ghcr.io', '{}')$$);
+-- the detail names the upstream it collides with and says "without credentials"
+-- where the index would show the empty fingerprint as \x; never a value
+SELECT pg_temp.err_detail($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials) VALUES (1, 126, 'https://ghcr.io', '{"username": "bob", "password": "other"}')$$);
+SELECT pg_temp.err_detail($$INSERT INTO containers_vreg.upstreams (group_id, id, url) VALUES (1, 126, 'https://ghcr.io')$$);
+SELECT pg_temp.err_detail($$UPDATE containers_vreg.upstreams SET url = 'https://ghcr.io' WHERE id = 122$$); -- a new url clears the credentials
 SELECT count(DISTINCT credentials_fingerprint) AS fingerprints, count(DISTINCT credentials->>'nonce') AS nonces
   FROM containers_vreg.upstreams WHERE id IN (101, 122, 123);
 SELECT (SELECT credentials_fingerprint FROM containers_vreg.upstreams WHERE id = 101)
@@ -165,13 +170,71 @@ SELECT vreg_test.err('SELECT containers_vreg.rotate_credentials()');
 UPDATE containers_vreg.upstreams SET credentials = :'env130' WHERE id = 130;
 SELECT containers_vreg.upstream_credentials(1, 130);
 
+-- envelopes are bound to their URL -------------------------------------------------
+-- Every envelope is written in format 2, whose associated data binds the url
+-- too: credentials never open for a host they were not given for.
+CREATE FUNCTION pg_temp.err_hint(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text; det text; hint text;
+BEGIN
+  EXECUTE stmt;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+  RETURN st || ': ' || msg || ' | ' || det || ' | ' || hint;
+END $$;
+INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials)
+  VALUES (1, 150, 'https://registry.example.com', '{"username": "frank", "password": "pw-150"}');
+SELECT credentials->'v' AS format FROM containers_vreg.upstreams WHERE id = 150;
+SELECT credentials AS env150, credentials_fingerprint AS fp150 FROM containers_vreg.upstreams WHERE id = 150 \gset
+-- The attack in two statements: a url change clears the credentials, then the
+-- old envelope is written back. It does not open for the new url (22000).
+UPDATE containers_vreg.upstreams SET url = 'https://attacker.example.net' WHERE id = 150;
+SELECT pg_temp.stored(1, 150);
+SELECT pg_temp.err_hint(format('UPDATE containers_vreg.upstreams SET credentials = %L WHERE id = 150', :'env150'));
+SELECT pg_temp.err_hint(format('UPDATE containers_vreg.upstreams SET credentials = %L, credentials_fingerprint = %L WHERE id = 150', :'env150', :'fp150'));
+SELECT pg_temp.stored(1, 150), containers_vreg.upstream_credentials(1, 150) AS creds;
+-- ... nor when the url and the old envelope come in one statement
+SELECT vreg_test.err(format($$UPDATE containers_vreg.upstreams SET url = 'https://attacker2.example.net', credentials = %L WHERE id = 150$$, :'env150'));
+-- The same as DELETE and INSERT with the explicit id: an inserted envelope is
+-- stored as it is (a restore), but it does not open for the attacker's url.
+DELETE FROM containers_vreg.upstreams WHERE id = 150;
+INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials, credentials_fingerprint)
+  VALUES (1, 150, 'https://attacker.example.net', :'env150', :'fp150');
+SELECT vreg_test.err('SELECT containers_vreg.upstream_credentials(1, 150)');
+-- rotation leaves it as it is (format 2 under the sealing key): still shut
+SELECT containers_vreg.rotate_credentials() AS rotated,
+       vreg_test.err('SELECT containers_vreg.upstream_credentials(1, 150)') AS still_shut;
+-- on its own row and url it opens
+DELETE FROM containers_vreg.upstreams WHERE id = 150;
+INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials, credentials_fingerprint)
+  VALUES (1, 150, 'https://registry.example.com', :'env150', :'fp150');
+SELECT containers_vreg.upstream_credentials(1, 150);
+-- An UPDATE refuses an envelope of format 1 (22023) before opening it: format
+-- 1 binds no url. (test/scripts/credentials_format1.sh opens, refuses and
+-- rotates real ones.)
+SELECT pg_temp.err_hint(format('UPDATE containers_vreg.upstreams SET credentials = %L WHERE id = 150',
+                               jsonb_set(:'env150'::jsonb, '{v}', '1')));
+-- A format 2 envelope relabelled as format 1 does not open: the formats'
+-- associated data differ.
+DELETE FROM containers_vreg.upstreams WHERE id = 150;
+INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials, credentials_fingerprint)
+  VALUES (1, 150, 'https://registry.example.com', jsonb_set(:'env150'::jsonb, '{v}', '1'), :'fp150');
+SELECT vreg_test.err('SELECT containers_vreg.upstream_credentials(1, 150)');
+DELETE FROM containers_vreg.upstreams WHERE id = 150;
+-- The trigger runs before the url's CHECKs: a url too long to bind (over 1020
+-- bytes) is refused as too long (23514), like the CHECK does a shorter one.
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials)
+  VALUES (1, 151, 'https://' || repeat('a', 1100) || '.io', '{"username": "u", "password": "p"}')$$);
+SELECT vreg_test.err($$INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials)
+  VALUES (1, 151, 'https://' || repeat('a', 300) || '.io', '{"username": "u", "password": "p"}')$$);
+
 -- malformed envelopes are refused on write (22023) --------------------------------
 SELECT vreg_test.state() AS s2 \gset
 SELECT vreg_test.err(format('UPDATE containers_vreg.upstreams SET credentials = %L WHERE id = 130', e))
   FROM (VALUES
     (:'env130'::jsonb - 'ct'),
     (:'env130'::jsonb - 'v'),
-    (jsonb_set(:'env130'::jsonb, '{v}', '2')),
+    (jsonb_set(:'env130'::jsonb, '{v}', '3')),
     (jsonb_set(:'env130'::jsonb, '{v}', '"1"')),
     (jsonb_set(:'env130'::jsonb, '{kid}', '0')),
     (jsonb_set(:'env130'::jsonb, '{kid}', '-2')),

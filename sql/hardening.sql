@@ -53,6 +53,9 @@ SELECT containers_vreg.upstream_credentials(90, 902)->>'password' AS opens;
 --    so the uniqueness rule compares what is stored.
 INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials)
   VALUES (90, 903, 'https://replica.example.com', '{"username": "s", "password": "OtherPW"}');
+SELECT vreg_test.err($$UPDATE containers_vreg.upstreams SET credentials = '{"v":2,"kid":1,"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","ct":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}' WHERE id = 903$$);
+--    An envelope of format 1 (bound to no URL) is refused by an UPDATE before
+--    anything is opened.
 SELECT vreg_test.err($$UPDATE containers_vreg.upstreams SET credentials = '{"v":1,"kid":1,"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","ct":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}' WHERE id = 903$$);
 SELECT vreg_test.err($$UPDATE containers_vreg.upstreams SET credentials = '{"username": "r", "password": "ReplicaPW"}' WHERE id = 903$$) AS duplicate;
 

@@ -33,7 +33,7 @@ _PG_init(void)
 	if (sodium_init() < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("containers_vreg: libsodium could not be initialised")));
+				 errmsg("could not initialize libsodium")));
 
 	/*
 	 * Superuser-only and reloadable: the path is not secret, but nobody else

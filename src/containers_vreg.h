@@ -7,12 +7,10 @@
 
 #include "postgres.h"
 
+#include "vreg_limits.h"
+
 /* Names of the extension's schema and tables (schema is fixed). */
 #define VREG_SCHEMA "containers_vreg"
-
-/* Limits from DESIGN section 3 / GitLab's container registry limits. */
-#define VREG_MAX_REGISTRIES_PER_GROUP 5
-#define VREG_MAX_UPSTREAMS_PER_REGISTRY 5
 
 /*
  * Advisory lock classes. The lock tag's fourth field distinguishes these from

@@ -1,7 +1,7 @@
 /*
  * cred_rules.h
  *		Table-driven rules for the plaintext credentials an application writes
- *		(DESIGN section 4), and their canonical byte form.
+ *		(docs/design.md, "Credentials"), and their canonical byte form.
  *
  * Pure C (no postgres.h): a fuzzer or a standalone test links cred_rules.c
  * alone. JSON parsing is not done here: the caller walks a jsonb value and
@@ -13,8 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vreg_limits.h"
+
 /* GitLab's limit on username and password (characters). */
-#define VREG_CRED_MAX_CHARS 510
+#define VREG_CRED_MAX_CHARS VREG_MAX_CREDENTIAL_CHARS
 /* Room for the key table; raise it when a later auth kind needs more keys. */
 #define VREG_CRED_MAX_KEYS 8
 /* Upper bound of the canonical form (and so of the sealed plaintext). */

@@ -1,6 +1,6 @@
 /*
  * credentials.h
- *		Upstream credentials (DESIGN section 4): the sealing trigger, the
+ *		Upstream credentials (docs/design.md, "Credentials"): the sealing trigger, the
  *		fingerprint secret, upstream_credentials() and rotate_credentials().
  */
 #ifndef VREG_CREDENTIALS_H

@@ -70,8 +70,9 @@ vreg_env_decode(const VregEnvelopeFields *f, VregEnvelope *out)
 
 	if (f->v == NULL || f->kid == NULL || f->nonce == NULL || f->ct == NULL)
 		return "an envelope needs all of the members v, kid, nonce and ct";
-	if (!(f->vlen == 1 && f->v[0] == '0' + VREG_ENV_VERSION))
-		return "unknown envelope format version (v must be 1)";
+	if (!(f->vlen == 1 && (f->v[0] == '0' + VREG_ENV_V1 || f->v[0] == '0' + VREG_ENV_V2)))
+		return "unknown envelope format version (v must be 1 or 2)";
+	out->version = f->v[0] - '0';
 	if (vreg_env_parse_kid(f->kid, f->kidlen, &out->kid) != 0)
 		return "kid must be a key id between 1 and 2147483647";
 	if (b64_decode(f->nonce, f->noncelen, out->nonce, sizeof(out->nonce), &nlen) != 0 ||
@@ -91,11 +92,11 @@ vreg_env_format(const VregEnvelope *env, char *buf, size_t cap)
 	size_t		need = VREG_ENV_TEXT_MAX(env->ctlen);
 	int			n;
 
-	if (cap < need)
+	if (cap < need || (env->version != VREG_ENV_V1 && env->version != VREG_ENV_V2))
 		return 0;
 	sodium_bin2base64(nonce, sizeof(nonce), env->nonce, VREG_ENV_NONCEBYTES, B64_VARIANT);
 	n = snprintf(buf, cap, "{\"v\": %d, \"kid\": %u, \"nonce\": \"%s\", \"ct\": \"",
-				 VREG_ENV_VERSION, (unsigned) env->kid, nonce);
+				 env->version, (unsigned) env->kid, nonce);
 	if (n < 0 || (size_t) n >= cap)
 		return 0;
 	sodium_bin2base64(buf + n, cap - (size_t) n, env->ct, env->ctlen, B64_VARIANT);
@@ -141,6 +142,25 @@ vreg_env_ad(const char *domain, const int64_t *ids, int nids, uint8_t *out, size
 			out[pos++] = (uint8_t) (v >> (8 * b));
 	}
 	return pos;
+}
+
+size_t
+vreg_env_ad_upstream_v2(int64_t group_id, int64_t upstream_id, const char *url, size_t urllen,
+						uint8_t *out, size_t cap)
+{
+	int64_t		ids[2] = {group_id, upstream_id};
+	size_t		pos;
+
+	if (urllen > VREG_ENV_URL_MAX)
+		return 0;
+	pos = vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM_V2, ids, 2, out, cap);
+	if (pos == 0 || cap - pos < 4 + urllen)
+		return 0;
+	put_be32(out + pos, (uint32_t) urllen);
+	pos += 4;
+	if (urllen > 0)
+		memcpy(out + pos, url, urllen);
+	return pos + urllen;
 }
 
 int

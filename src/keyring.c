@@ -29,7 +29,7 @@
 #include "keyring.h"
 
 #define KEYRING_MAX_FILE_BYTES (64 * 1024)
-#define KEYRING_MAX_KEYS 1024
+#define KEYRING_MAX_KEYS 1024	/* the "too many keys" problem names it */
 
 typedef struct VregKey
 {
@@ -99,10 +99,76 @@ same_file(const struct stat *st, const char *path)
 		ring.ctime.tv_nsec == ST_CTIM(st).tv_nsec;
 }
 
+/* Is c a blank inside a line? */
+#define IS_BLANK(c) ((c) == ' ' || (c) == '\t')
+
+/*
+ * Split one line text[start, end) into its key id and hex fields: *skip for a
+ * blank or comment line, otherwise the id parsed into *kid and the hex field
+ * at [*hexstart, *hexend). Returns NULL or a problem.
+ */
+static const char *
+split_line(const char *text, size_t start, size_t end, bool *skip, uint32 *kid,
+		   size_t *hexstart, size_t *hexend)
+{
+	size_t		p = start,
+				idstart,
+				idend;
+
+	while (p < end && IS_BLANK(text[p]))
+		p++;
+	*skip = (p == end || text[p] == '#');
+	if (*skip)
+		return NULL;
+	idstart = p;
+	while (p < end && !IS_BLANK(text[p]))
+		p++;
+	idend = p;
+	while (p < end && IS_BLANK(text[p]))
+		p++;
+	*hexstart = p;
+	while (p < end && !IS_BLANK(text[p]))
+		p++;
+	*hexend = p;
+	while (p < end && IS_BLANK(text[p]))
+		p++;
+	if (*hexstart == *hexend || p != end)
+		return "expected \"<key id> <64 hexadecimal digits>\"";
+	if (vreg_env_parse_kid(text + idstart, idend - idstart, kid) != 0)
+		return "the key id must be a whole number between 1 and 2147483647";
+	return NULL;
+}
+
+/* The 64 hex digits at text[hexstart, hexend) as key bytes, or a problem. */
+static const char *
+decode_key(const char *text, size_t hexstart, size_t hexend, unsigned char **bytes_out)
+{
+	size_t		binlen = 0;
+	const char *hexend_p = NULL;
+	unsigned char *bytes;
+
+	if (hexend - hexstart != 2 * VREG_ENV_KEYBYTES)
+		return "the key must be exactly 64 hexadecimal digits (32 bytes)";
+	bytes = sodium_malloc(VREG_ENV_KEYBYTES);
+	if (bytes == NULL)
+		return "out of memory";
+	if (sodium_hex2bin(bytes, VREG_ENV_KEYBYTES, text + hexstart, hexend - hexstart,
+					   NULL, &binlen, &hexend_p) != 0 ||
+		binlen != VREG_ENV_KEYBYTES || hexend_p != text + hexend)
+	{
+		sodium_free(bytes);
+		return "the key must be exactly 64 hexadecimal digits (32 bytes)";
+	}
+	sodium_mprotect_noaccess(bytes);
+	*bytes_out = bytes;
+	return NULL;
+}
+
 /*
  * Parse the file text into keys. No ereport and no palloc in here, so the
  * caller always gets to wipe the buffer. Returns NULL or a problem, with
- * *lineno set to its line.
+ * *lineno set to its line (0: the file as a whole) and *dup_kid to a key id
+ * that appears twice.
  */
 static const char *
 parse_keyring(char *text, size_t len, VregKey **keys_out, int *nkeys_out, int *lineno,
@@ -111,286 +177,240 @@ parse_keyring(char *text, size_t len, VregKey **keys_out, int *nkeys_out, int *l
 	VregKey    *keys = calloc(KEYRING_MAX_KEYS, sizeof(VregKey));
 	int			nkeys = 0;
 	size_t		pos = 0;
+	const char *problem = NULL;
 
 	*lineno = 0;
 	if (keys == NULL)
 		return "out of memory";
-	while (pos < len)
+	while (pos < len && problem == NULL)
 	{
 		size_t		start = pos,
 					end,
-					p,
-					idstart,
-					idend,
-					hexstart,
-					hexend;
-		uint32		kid;
+					hexstart = 0,
+					hexend = 0;
+		uint32		kid = 0;
+		bool		skip;
 		int			i;
 
 		(*lineno)++;
 		while (pos < len && text[pos] != '\n')
 			pos++;
-		end = pos;
-		pos++;					/* skip the newline */
+		end = pos++;			/* past the newline */
 		if (end > start && text[end - 1] == '\r')
 			end--;
-
-		p = start;
-		while (p < end && (text[p] == ' ' || text[p] == '\t'))
-			p++;
-		if (p == end || text[p] == '#')
+		problem = split_line(text, start, end, &skip, &kid, &hexstart, &hexend);
+		if (problem != NULL || skip)
 			continue;
-
-		idstart = p;
-		while (p < end && text[p] != ' ' && text[p] != '\t')
-			p++;
-		idend = p;
-		while (p < end && (text[p] == ' ' || text[p] == '\t'))
-			p++;
-		hexstart = p;
-		while (p < end && text[p] != ' ' && text[p] != '\t')
-			p++;
-		hexend = p;
-		while (p < end && (text[p] == ' ' || text[p] == '\t'))
-			p++;
-
-		if (hexstart == hexend || p != end)
-			goto bad_format;
-		if (vreg_env_parse_kid(text + idstart, idend - idstart, &kid) != 0)
-		{
-			free_keys(keys, nkeys);
-			return "the key id must be a whole number between 1 and 2147483647";
-		}
 		for (i = 0; i < nkeys; i++)
 			if (keys[i].kid == kid)
 			{
-				free_keys(keys, nkeys);
 				*dup_kid = kid;
-				return "duplicate key id";
+				problem = "duplicate key id";
 			}
-		if (nkeys >= KEYRING_MAX_KEYS)
-		{
-			free_keys(keys, nkeys);
-			return "too many keys (at most 1024)";
-		}
-		{
-			size_t		binlen = 0;
-			const char *hexend_p = NULL;
-			unsigned char *bytes;
-
-			if (hexend - hexstart != 2 * VREG_ENV_KEYBYTES)
-				goto bad_key;
-			bytes = sodium_malloc(VREG_ENV_KEYBYTES);
-			if (bytes == NULL)
-			{
-				free_keys(keys, nkeys);
-				return "out of memory";
-			}
-			if (sodium_hex2bin(bytes, VREG_ENV_KEYBYTES, text + hexstart, hexend - hexstart,
-							   NULL, &binlen, &hexend_p) != 0 ||
-				binlen != VREG_ENV_KEYBYTES || hexend_p != text + hexend)
-			{
-				sodium_free(bytes);
-				goto bad_key;
-			}
-			sodium_mprotect_noaccess(bytes);
-			keys[nkeys].kid = kid;
-			keys[nkeys].bytes = bytes;
-			nkeys++;
-		}
-		continue;
-
-bad_key:
-		free_keys(keys, nkeys);
-		return "the key must be exactly 64 hexadecimal digits (32 bytes)";
-bad_format:
-		free_keys(keys, nkeys);
-		return "expected \"<key id> <64 hexadecimal digits>\"";
+		if (problem == NULL && nkeys >= KEYRING_MAX_KEYS)
+			problem = "too many keys (at most 1024)";
+		if (problem == NULL)
+			problem = decode_key(text, hexstart, hexend, &keys[nkeys].bytes);
+		if (problem == NULL)
+			keys[nkeys++].kid = kid;
 	}
-	if (nkeys == 0)
+	if (problem == NULL && nkeys == 0)
+	{
+		*lineno = 0;
+		problem = "the keyring file contains no keys";
+	}
+	if (problem != NULL)
 	{
 		free_keys(keys, nkeys);
-		*lineno = 0;
-		return "the keyring file contains no keys";
+		return problem;
 	}
 	*keys_out = keys;
 	*nkeys_out = nkeys;
 	return NULL;
 }
 
-#define KEYRING_HINT \
-	"The keyring file has one line \"<key id> <64 hex digits>\" per key (e.g. from \"openssl rand -hex 32\"), is owned by the server's OS user with mode 0600, and is named by containers_vreg.keyring_file; after a change run SELECT pg_reload_conf()."
-
 /*
- * An I/O error on the open keyring file (errno set): close it and report.
- * Never returns (ereport ERROR).
+ * The hint of every keyring error: how the file must look. A function, so
+ * that each ereport() names it while the sentence is written once.
  */
-static void
-keyring_file_error(int fd, const char *path, const char *action)
+static int
+keyring_errhint(void)
 {
-	int			save_errno = errno;
-
-	CloseTransientFile(fd);
-	keyring_forget();
-	errno = save_errno;
-	ereport(ERROR,
-			(errcode_for_file_access(),
-			 errmsg("could not %s keyring file \"%s\": %m", action, path)));
+	return errhint("The keyring file has one line \"<key id> <64 hex digits>\" per key (e.g. from \"openssl rand -hex 32\"), is owned by the server's OS user with mode 0600, and is named by containers_vreg.keyring_file; after a change run SELECT pg_reload_conf().");
 }
 
-static void
-keyring_load(void)
+/* What kind of file st is, for the "not a regular file" detail. */
+static const char *
+file_kind(const struct stat *st)
 {
-	const char *path = vreg_keyring_file;
-	struct stat st;
-	int			fd;
-	char	   *text;
-	ssize_t		got;
-	const char *problem;
-	VregKey    *keys = NULL;
-	int			nkeys = 0;
-	int			lineno = 0;
-	uint32		dup_kid = 0;
-	int			i;
+	return S_ISFIFO(st->st_mode) ? "FIFO" :
+		S_ISDIR(st->st_mode) ? "directory" :
+		S_ISCHR(st->st_mode) ? "character device" :
+		S_ISBLK(st->st_mode) ? "block device" :
+		S_ISSOCK(st->st_mode) ? "socket" : "special file";
+}
 
-	if (path == NULL || path[0] == '\0')
-	{
-		keyring_forget();
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no keyring is configured for upstream credentials"),
-				 errdetail("The setting containers_vreg.keyring_file is empty."),
-				 errhint(KEYRING_HINT)));
-	}
-	if (stat(path, &st) != 0)
-	{
-		keyring_forget();
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read keyring file \"%s\": %m", path),
-				 errhint(KEYRING_HINT)));
-	}
-	if (same_file(&st, path))
-		return;
+/*
+ * Open the keyring file without blocking, then decide on what was opened. A
+ * plain open() of a FIFO waits for a writer, in the kernel, beyond
+ * statement_timeout and pg_terminate_backend(); O_NONBLOCK returns at once
+ * for a FIFO (and changes nothing for a regular file). The type is checked on
+ * the open descriptor (fstat into *st), never on the path, so the file cannot
+ * be swapped between the check and the read. A symbolic link is followed, as
+ * for ssl_key_file: the rules apply to its target. Returns the descriptor of
+ * a regular file, in blocking mode again. The caller has forgotten the old
+ * keyring (so an error leaves none).
+ */
+static int
+keyring_open(const char *path, struct stat *st)
+{
+	int			fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | PG_BINARY);
+	int			flags;
 
-	/*
-	 * Open without blocking, then decide on what was opened. A plain open()
-	 * of a FIFO waits for a writer, in the kernel, beyond statement_timeout
-	 * and pg_terminate_backend(); O_NONBLOCK returns at once for a FIFO (and
-	 * changes nothing for a regular file). The type is checked on the open
-	 * descriptor (fstat), never on the path, so the file cannot be swapped
-	 * between the check and the read. A symbolic link is followed, as for
-	 * ssl_key_file: the rules below apply to its target.
-	 */
-	fd = OpenTransientFile(path, O_RDONLY | O_NONBLOCK | PG_BINARY);
 	if (fd < 0)
-	{
-		keyring_forget();
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open keyring file \"%s\": %m", path),
-				 errhint(KEYRING_HINT)));
+				 keyring_errhint()));
+	if (fstat(fd, st) != 0)
+	{
+		int			save_errno = errno;
+
+		CloseTransientFile(fd);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat keyring file \"%s\": %m", path)));
 	}
-	if (fstat(fd, &st) != 0)
-		keyring_file_error(fd, path, "stat");
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 	{
 		CloseTransientFile(fd);
-		keyring_forget();
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("keyring file \"%s\" is not a regular file", path),
 				 errdetail("It is a %s; the keyring must be a regular file (a symbolic link to one is followed).",
-						   S_ISFIFO(st.st_mode) ? "FIFO" :
-						   S_ISDIR(st.st_mode) ? "directory" :
-						   S_ISCHR(st.st_mode) ? "character device" :
-						   S_ISBLK(st.st_mode) ? "block device" :
-						   S_ISSOCK(st.st_mode) ? "socket" : "special file"),
-				 errhint(KEYRING_HINT)));
+						   file_kind(st)),
+				 keyring_errhint()));
 	}
-	/* A regular file: back to blocking reads. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
 	{
-		int			flags = fcntl(fd, F_GETFL);
+		int			save_errno = errno;
 
-		if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
-			keyring_file_error(fd, path, "read");
+		CloseTransientFile(fd);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not set keyring file \"%s\" to blocking reads: %m", path)));
 	}
-	/* The same ownership and mode rules as PostgreSQL's ssl_key_file. */
-	if (st.st_uid != geteuid() && st.st_uid != 0)
+	return fd;
+}
+
+/*
+ * The same ownership and mode rules as PostgreSQL's ssl_key_file, and a size
+ * limit. Closes fd when it refuses.
+ */
+static void
+keyring_check(int fd, const char *path, const struct stat *st)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
 	{
-		keyring_forget();
+		CloseTransientFile(fd);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("keyring file \"%s\" must be owned by the database server's OS user or root", path),
-				 errhint(KEYRING_HINT)));
+				 keyring_errhint()));
 	}
-	if ((st.st_uid == geteuid() && (st.st_mode & (S_IRWXG | S_IRWXO))) ||
-		(st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
+	if ((st->st_uid == geteuid() && (st->st_mode & (S_IRWXG | S_IRWXO))) ||
+		(st->st_uid == 0 && (st->st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))))
 	{
-		keyring_forget();
+		CloseTransientFile(fd);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("keyring file \"%s\" has group or world access", path),
 				 errdetail("The file must have permissions u=rw (0600) or less if owned by the database server's OS user, or u=rw,g=r (0640) or less if owned by root."),
-				 errhint(KEYRING_HINT)));
+				 keyring_errhint()));
 	}
-	if (st.st_size > KEYRING_MAX_FILE_BYTES)
+	if (st->st_size > KEYRING_MAX_FILE_BYTES)
 	{
-		keyring_forget();
+		CloseTransientFile(fd);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("keyring file \"%s\" is larger than %d bytes", path, KEYRING_MAX_FILE_BYTES),
-				 errhint(KEYRING_HINT)));
+				 keyring_errhint()));
 	}
+}
 
-	text = sodium_malloc((size_t) st.st_size + 1);
+/*
+ * Read the whole file (st->st_size bytes) into sodium_malloc memory, which
+ * the caller wipes with sodium_free. Closes fd.
+ */
+static char *
+keyring_read(int fd, const char *path, const struct stat *st)
+{
+	char	   *text = sodium_malloc((size_t) st->st_size + 1);
+	ssize_t		got;
+	int			save_errno;
+
 	if (text == NULL)
+	{
+		CloseTransientFile(fd);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory reading keyring file \"%s\"", path)));
-	got = read(fd, text, (size_t) st.st_size);
-	if (got != st.st_size)
-	{
-		int			save_errno = errno;
-
-		sodium_free(text);
-		keyring_forget();
-		errno = save_errno;
-		if (got < 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not read keyring file \"%s\": %m", path)));
-		ereport(ERROR,
-				(errcode(ERRCODE_IO_ERROR),
-				 errmsg("keyring file \"%s\" changed while it was read", path),
-				 errhint("Try again.")));
 	}
+	got = read(fd, text, (size_t) st->st_size);
+	save_errno = errno;
 	CloseTransientFile(fd);
+	if (got == st->st_size)
+		return text;
+	sodium_free(text);
+	errno = save_errno;
+	if (got < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read keyring file \"%s\": %m", path)));
+	ereport(ERROR,
+			(errcode(ERRCODE_IO_ERROR),
+			 errmsg("keyring file \"%s\" changed while it was read", path),
+			 errhint("Try again.")));
+	return NULL;				/* keep compiler quiet */
+}
 
-	problem = parse_keyring(text, (size_t) got, &keys, &nkeys, &lineno, &dup_kid);
+/* Parse text (wiping it) into keys, or report the problem with its line. */
+static void
+keyring_parse(char *text, size_t len, const char *path, VregKey **keys, int *nkeys)
+{
+	int			lineno = 0;
+	uint32		dup_kid = 0;
+	const char *problem = parse_keyring(text, len, keys, nkeys, &lineno, &dup_kid);
+
 	sodium_free(text);			/* wipes the file's bytes */
-	if (problem != NULL)
-	{
-		keyring_forget();
-		if (dup_kid != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIG_FILE_ERROR),
-					 errmsg("keyring file \"%s\", line %d: key id %u appears more than once",
-							path, lineno, dup_kid),
-					 errhint(KEYRING_HINT)));
-		if (lineno > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIG_FILE_ERROR),
-					 errmsg("keyring file \"%s\", line %d: %s", path, lineno, problem),
-					 errhint(KEYRING_HINT)));
+	if (problem == NULL)
+		return;
+	if (dup_kid != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("keyring file \"%s\": %s", path, problem),
-				 errhint(KEYRING_HINT)));
-	}
+				 errmsg("keyring file \"%s\", line %d: key id %u appears more than once",
+						path, lineno, dup_kid),
+				 keyring_errhint()));
+	if (lineno > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("keyring file \"%s\", line %d: %s", path, lineno, problem),
+				 keyring_errhint()));
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("keyring file \"%s\": %s", path, problem),
+			 keyring_errhint()));
+}
 
-	/* Success: replace the old keyring (wiping it). */
-	keyring_forget();
+/* Make keys (read from the file described by st) the keyring. */
+static void
+keyring_install(const char *path, const struct stat *st, VregKey *keys, int nkeys)
+{
+	int			i;
+
 	ring.path = strdup(path);
 	if (ring.path == NULL)
 	{
@@ -399,11 +419,11 @@ keyring_load(void)
 	}
 	ring.keys = keys;
 	ring.nkeys = nkeys;
-	ring.dev = st.st_dev;
-	ring.ino = st.st_ino;
-	ring.size = st.st_size;
-	ring.mtime = ST_MTIM(&st);
-	ring.ctime = ST_CTIM(&st);
+	ring.dev = st->st_dev;
+	ring.ino = st->st_ino;
+	ring.size = st->st_size;
+	ring.mtime = ST_MTIM(st);
+	ring.ctime = ST_CTIM(st);
 	ring.sealing_kid = 0;
 	for (i = 0; i < nkeys; i++)
 		if (keys[i].kid > ring.sealing_kid)
@@ -414,8 +434,51 @@ keyring_load(void)
 		on_proc_exit(keyring_exit, (Datum) 0);
 		exit_hook_registered = true;
 	}
+}
+
+/*
+ * Load the keyring unless the one loaded came from the same file, unchanged:
+ * open, check, read, parse, install. Any error leaves no keyring loaded (the
+ * old one is forgotten, and wiped, first).
+ */
+static void
+keyring_load(void)
+{
+	const char *path = vreg_keyring_file;
+	struct stat st;
+	int			fd;
+	char	   *text;
+	VregKey    *keys = NULL;
+	int			nkeys = 0;
+
+	if (path == NULL || path[0] == '\0')
+	{
+		keyring_forget();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no keyring is configured for upstream credentials"),
+				 errdetail("The setting containers_vreg.keyring_file is empty."),
+				 keyring_errhint()));
+	}
+	if (stat(path, &st) != 0)
+	{
+		keyring_forget();
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat keyring file \"%s\": %m", path),
+				 keyring_errhint()));
+	}
+	if (same_file(&st, path))
+		return;
+
+	keyring_forget();
+	fd = keyring_open(path, &st);
+	keyring_check(fd, path, &st);
+	text = keyring_read(fd, path, &st);
+	keyring_parse(text, (size_t) st.st_size, path, &keys, &nkeys);
+	keyring_install(path, &st, keys, nkeys);
 	ereport(DEBUG1,
-			(errmsg_internal("containers_vreg: loaded %d key(s) from keyring file \"%s\", sealing key id %u",
+			(errmsg_internal("loaded %d key(s) from keyring file \"%s\", sealing key id %u",
 							 nkeys, path, ring.sealing_kid)));
 }
 

@@ -14,6 +14,15 @@
 _Static_assert(VREG_OCI_RELPATH_BUFSIZE - 1 <= VREG_OCI_MAX_PATH,
 			   "relative paths must fit VREG_OCI_MAX_PATH");
 
+/*
+ * The reasons below are whole sentences (the fuzzer compares them byte for
+ * byte with this file's literals), so they spell the limits out: these
+ * assertions keep them equal to the definitions.
+ */
+_Static_assert(VREG_OCI_MAX_PATH == 1024, "the path reason says 1024 bytes");
+_Static_assert(VREG_OCI_MAX_NAME == 255, "the name reasons say 255 characters");
+_Static_assert(VREG_OCI_MAX_TAG == 128, "the tag reason says 128 characters");
+
 #define IS_LOWER_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9'))
 #define IS_HEX_LOWER(c) (((c) >= 'a' && (c) <= 'f') || ((c) >= '0' && (c) <= '9'))
 #define IS_TAG_FIRST(c) (IS_LOWER_ALNUM(c) || ((c) >= 'A' && (c) <= 'Z') || (c) == '_')

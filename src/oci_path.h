@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vreg_limits.h"
+
 /*
  * Longest request path accepted, in bytes: the byte limit of
  * cache_entries.relative_path (a btree entry is limited in bytes, not
@@ -27,7 +29,7 @@
  * and in characters agree; the relative path built from it (at most
  * VREG_OCI_RELPATH_BUFSIZE - 1 bytes) is always within the limit too.
  */
-#define VREG_OCI_MAX_PATH 1024
+#define VREG_OCI_MAX_PATH VREG_MAX_PATH_BYTES
 /* Longest repository name (distribution's NameTotalLengthMax). */
 #define VREG_OCI_MAX_NAME 255
 /* Longest tag. */

@@ -1,7 +1,7 @@
 /*
  * positions.c
- *		The order of a registry's upstreams (DESIGN section 3,
- *		registry_upstreams): triggers that keep positions 1..n (n <= 5) under
+ *		The order of a registry's upstreams (docs/design.md, "Upstream
+ *		order"): triggers that keep positions 1..n (n <= 5) under
  *		plain DML from any client, and the functions attach_upstream,
  *		move_upstream, detach_upstream, delete_registry and
  *		registry_upstreams.
@@ -76,55 +76,9 @@ fired_by_internal_shift(void)
 	return internal_depth > 0 && current_trigger_depth() == internal_depth;
 }
 
-/* ------------------------------------------------------------------------
- * SPI helpers
- * ------------------------------------------------------------------------
- */
-
-static SPIPlanPtr
-cached_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
-/*
- * Run a plan with the latest snapshot. For a statement that writes, under
- * REPEATABLE READ / SERIALIZABLE the transaction snapshot is the crosscheck:
- * touching a row that this transaction cannot see raises 40001. AFTER
- * triggers of the statement fire at its end (fire_triggers), so that our
- * internal shifts are still recognised as internal when they fire.
- */
-static int
-run_latest(SPIPlanPtr plan, Datum *values, const char *nulls, bool writes, long tcount)
-{
-	Snapshot	crosscheck = InvalidSnapshot;
-	int			ret;
-
-	if (writes && IsolationUsesXactSnapshot())
-	{
-		CommandCounterIncrement();
-		crosscheck = GetTransactionSnapshot();
-	}
-	ret = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
-							   crosscheck, false, true, tcount);
-	if (ret < 0)
-		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(ret));
-	return ret;
-}
-
 /* Run one of our own shifting UPDATEs; its triggers know they are internal. */
 static uint64
-run_internal_shift(SPIPlanPtr plan, Datum *values)
+run_internal_shift(VregPlan *plan, Datum *values)
 {
 	int			saved = internal_depth;
 	uint64		processed = 0;
@@ -132,7 +86,7 @@ run_internal_shift(SPIPlanPtr plan, Datum *values)
 	internal_depth = current_trigger_depth() + 1;
 	PG_TRY();
 	{
-		run_latest(plan, values, NULL, true, 0);
+		vreg_spi_run(plan, values, NULL, VREG_SPI_LATEST_WRITE, 0);
 		processed = SPI_processed;
 	}
 	PG_FINALLY();
@@ -143,95 +97,34 @@ run_internal_shift(SPIPlanPtr plan, Datum *values)
 	return processed;
 }
 
+/* Column colname of tuple (a row of rel) as int64; *isnull set. */
 static int64
-get_int64(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
+tuple_int64(Relation rel, HeapTuple tuple, const char *colname, bool *isnull)
 {
-	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
+	Datum		d = heap_getattr(tuple, vreg_attnum(rel, colname), RelationGetDescr(rel), isnull);
 
 	return *isnull ? 0 : DatumGetInt64(d);
 }
 
-static int
-get_int16(HeapTuple tuple, TupleDesc desc, int col, bool *isnull)
-{
-	Datum		d = SPI_getbinval(tuple, desc, col, isnull);
-
-	return *isnull ? 0 : DatumGetInt16(d);
-}
-
-static int
-attnum_of(Relation rel, const char *name)
-{
-	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
-
-	if (attnum <= 0)
-		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
-			 name, RelationGetRelationName(rel));
-	return attnum;
-}
-
-/* Run the trigger's internal queries as the table owner, as RI triggers do. */
-typedef struct OwnerSwitch
-{
-	Oid			save_userid;
-	int			save_sec_context;
-} OwnerSwitch;
-
-static void
-become_owner(Relation rel, OwnerSwitch *sw)
-{
-	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
-						   sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-}
-
-static void
-restore_user(OwnerSwitch *sw)
-{
-	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
-}
-
 /* ------------------------------------------------------------------------
- * Locks
+ * Locks and errors
  * ------------------------------------------------------------------------
  */
 
 bool
 vreg_lock_registry(int64 group_id, int64 registry_id)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
+	static VregPlan plan = {
+		"SELECT 1 FROM " VREG_SCHEMA ".registries"
+		" WHERE group_id = $1 AND id = $2 FOR NO KEY UPDATE",
+		2, {INT8OID, INT8OID}
+	};
 	Datum		values[2];
 
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(registry_id);
-	cached_plan(&plan,
-				"SELECT 1 FROM " VREG_SCHEMA ".registries"
-				" WHERE group_id = $1 AND id = $2 FOR NO KEY UPDATE",
-				2, argtypes);
-	run_latest(plan, values, NULL, false, 0);
+	vreg_spi_run(&plan, values, NULL, VREG_SPI_LATEST, 0);
 	return SPI_processed > 0;
-}
-
-static void
-registry_not_found(int64 group_id, int64 registry_id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_NO_DATA_FOUND),
-			 errmsg("registry " INT64_FORMAT " does not exist in group " INT64_FORMAT,
-					registry_id, group_id)));
-}
-
-static void
-link_not_found(int64 group_id, int64 registry_id, int64 upstream_id)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_NO_DATA_FOUND),
-			 errmsg("upstream " INT64_FORMAT " is not linked to registry " INT64_FORMAT,
-					upstream_id, registry_id),
-			 errdetail("Group " INT64_FORMAT ".", group_id),
-			 errhint("containers_vreg.registry_upstreams() lists the registry's upstreams.")));
 }
 
 static void
@@ -239,12 +132,22 @@ refuse_sixth(Relation rel, int64 registry_id)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("registry " INT64_FORMAT " already has %d upstreams, the limit",
-					registry_id, VREG_MAX_UPSTREAMS_PER_REGISTRY),
+			 errmsg("registry %lld already has %d upstreams, the limit",
+					(long long) registry_id, VREG_MAX_UPSTREAMS_PER_REGISTRY),
 			 errdetail("A registry may have at most %d upstreams.",
 					   VREG_MAX_UPSTREAMS_PER_REGISTRY),
 			 errhint("Detach an upstream from the registry first."),
 			 rel ? errtable(rel) : 0));
+}
+
+static void
+refuse_below_one(int position, int64 upstream_id, int64 registry_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("position %d for upstream %lld in registry %lld is below 1",
+					position, (long long) upstream_id, (long long) registry_id),
+			 errhint("Positions start at 1; a position beyond the last link moves it to the end.")));
 }
 
 /* The links of one registry, read with the latest snapshot. */
@@ -262,27 +165,23 @@ static void
 read_links(int64 group_id, int64 registry_id, int64 upstream_id,
 		   bool id_isnull, int64 id, LinkSet *set)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
+	static VregPlan plan = {
+		"SELECT id, upstream_id, position FROM " VREG_SCHEMA ".registry_upstreams"
+		" WHERE group_id = $1 AND registry_id = $2",
+		2, {INT8OID, INT8OID}
+	};
 	Datum		values[2];
 	uint64		i;
 
 	memset(set, 0, sizeof(*set));
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(registry_id);
-	cached_plan(&plan,
-				"SELECT id, upstream_id, position FROM " VREG_SCHEMA ".registry_upstreams"
-				" WHERE group_id = $1 AND registry_id = $2",
-				2, argtypes);
-	run_latest(plan, values, NULL, false, 0);
+	vreg_spi_run(&plan, values, NULL, VREG_SPI_LATEST, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		link_id = get_int64(tup, desc, 1, &isnull);
-		int64		link_upstream = get_int64(tup, desc, 2, &isnull);
-		int			pos = get_int16(tup, desc, 3, &isnull);
+		int64		link_id = vreg_spi_int64(i, 1);
+		int64		link_upstream = vreg_spi_int64(i, 2);
+		int			pos = vreg_spi_int16(i, 3);
 
 		set->n++;
 		if (pos > set->max)
@@ -302,6 +201,67 @@ read_links(int64 group_id, int64 registry_id, int64 upstream_id,
  * ------------------------------------------------------------------------
  */
 
+/* Make room at a taken position: the run of links at pos.. moves down one. */
+static void
+make_room(int64 group_id, int64 registry_id, int pos, const LinkSet *set)
+{
+	static VregPlan plan = {
+		"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position + 1"
+		" WHERE group_id = $1 AND registry_id = $2 AND position BETWEEN $3 AND $4",
+		4, {INT8OID, INT8OID, INT2OID, INT2OID}
+	};
+	Datum		values[4];
+	int			end = pos;
+
+	while (end < VREG_MAX_UPSTREAMS_PER_REGISTRY && set->taken[end + 1])
+		end++;
+	values[0] = Int64GetDatum(group_id);
+	values[1] = Int64GetDatum(registry_id);
+	values[2] = Int16GetDatum((int16) pos);
+	values[3] = Int16GetDatum((int16) end);
+	run_internal_shift(&plan, values);
+}
+
+/*
+ * The position a new link of the registry gets: pos as given (pos_null:
+ * none), after the registry is locked and its links read. Refuses a 6th
+ * link; leaves errors about the row itself (an unknown registry, a link that
+ * exists, a position out of range) to the constraints that report them.
+ */
+static int
+position_for_insert(Relation rel, int64 group_id, int64 registry_id, int64 upstream_id,
+					bool id_null, int64 id, bool pos_null, int pos)
+{
+	LinkSet		set;
+
+	if (!vreg_lock_registry(group_id, registry_id))
+		return pos_null ? 1 : pos;	/* no such registry: the foreign key says so */
+	read_links(group_id, registry_id, upstream_id, id_null, id, &set);
+	if (set.conflict)
+	{
+		/* Already linked (or the id exists): the unique key reports it. */
+		if (pos_null)
+			pos = set.conflict_position >= 1 ? set.conflict_position : 1;
+		return pos;
+	}
+	if (set.n >= VREG_MAX_UPSTREAMS_PER_REGISTRY)
+		refuse_sixth(rel, registry_id);
+	if (pos_null)
+	{
+		pos = set.max + 1;
+		if (pos > VREG_MAX_UPSTREAMS_PER_REGISTRY)
+		{
+			/* only with a gap left by an unfinished reorder */
+			for (pos = 1; set.taken[pos]; pos++)
+				;
+		}
+	}
+	else if (pos >= 1 && pos <= VREG_MAX_UPSTREAMS_PER_REGISTRY && set.taken[pos])
+		make_room(group_id, registry_id, pos, &set);
+	/* else: a free explicit position is kept; out of range -> CHECK */
+	return pos;
+}
+
 PG_FUNCTION_INFO_V1(containers_vreg_positions_before_insert);
 
 /*
@@ -312,13 +272,12 @@ PG_FUNCTION_INFO_V1(containers_vreg_positions_before_insert);
 Datum
 containers_vreg_positions_before_insert(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	desc;
-	HeapTuple	tuple;
-	int			att_pos;
-	bool		isnull,
-				g_null,
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "positions_before_insert");
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	int			att_pos = vreg_attnum(rel, "position");
+	bool		g_null,
 				r_null,
 				u_null,
 				id_null,
@@ -327,83 +286,26 @@ containers_vreg_positions_before_insert(PG_FUNCTION_ARGS)
 				registry_id,
 				upstream_id,
 				id;
-	int			pos;
-	OwnerSwitch sw;
-	LinkSet		set;
+	int			stored,
+				pos;
+	VregOwnerSwitch sw;
 
-	vreg_trigger_check(fcinfo, "positions_before_insert");
-	rel = trigdata->tg_relation;
-	desc = RelationGetDescr(rel);
-	tuple = trigdata->tg_trigtuple;
-	att_pos = attnum_of(rel, "position");
-
-	group_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "group_id"), desc, &g_null));
-	registry_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "registry_id"), desc, &r_null));
-	upstream_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "upstream_id"), desc, &u_null));
-	id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "id"), desc, &id_null));
-	pos = DatumGetInt16(heap_getattr(tuple, att_pos, desc, &pos_null));
+	group_id = tuple_int64(rel, tuple, "group_id", &g_null);
+	registry_id = tuple_int64(rel, tuple, "registry_id", &r_null);
+	upstream_id = tuple_int64(rel, tuple, "upstream_id", &u_null);
+	id = tuple_int64(rel, tuple, "id", &id_null);
+	stored = DatumGetInt16(heap_getattr(tuple, att_pos, desc, &pos_null));
 	if (g_null || r_null || u_null)
 		return PointerGetDatum(tuple);	/* NOT NULL reports it */
-	(void) isnull;
 
-	become_owner(rel, &sw);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	if (!vreg_lock_registry(group_id, registry_id))
-	{
-		/* No such registry: the foreign key reports it. */
-		if (pos_null)
-			pos = 1;
-	}
-	else
-	{
-		read_links(group_id, registry_id, upstream_id, id_null, id, &set);
-		if (set.conflict)
-		{
-			/* Already linked (or the id exists): the unique key reports it. */
-			if (pos_null)
-				pos = set.conflict_position >= 1 ? set.conflict_position : 1;
-		}
-		else if (set.n >= VREG_MAX_UPSTREAMS_PER_REGISTRY)
-			refuse_sixth(rel, registry_id);
-		else if (pos_null)
-		{
-			pos = set.max + 1;
-			if (pos > VREG_MAX_UPSTREAMS_PER_REGISTRY)
-			{
-				/* only with a gap left by an unfinished reorder */
-				for (pos = 1; set.taken[pos]; pos++)
-					;
-			}
-		}
-		else if (pos >= 1 && pos <= VREG_MAX_UPSTREAMS_PER_REGISTRY && set.taken[pos])
-		{
-			/* Make room: the run of links at pos.. moves down one place. */
-			static SPIPlanPtr plan = NULL;
-			Oid			argtypes[4] = {INT8OID, INT8OID, INT2OID, INT2OID};
-			Datum		values[4];
-			int			end = pos;
-
-			while (end < VREG_MAX_UPSTREAMS_PER_REGISTRY && set.taken[end + 1])
-				end++;
-			values[0] = Int64GetDatum(group_id);
-			values[1] = Int64GetDatum(registry_id);
-			values[2] = Int16GetDatum((int16) pos);
-			values[3] = Int16GetDatum((int16) end);
-			cached_plan(&plan,
-						"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position + 1"
-						" WHERE group_id = $1 AND registry_id = $2 AND position BETWEEN $3 AND $4",
-						4, argtypes);
-			run_internal_shift(plan, values);
-		}
-		/* else: a free explicit position is kept; out of range -> CHECK */
-	}
-
+	vreg_become_owner(rel, &sw);
+	vreg_spi_connect();
+	pos = position_for_insert(rel, group_id, registry_id, upstream_id, id_null, id,
+							  pos_null, stored);
 	SPI_finish();
-	restore_user(&sw);
+	vreg_restore_user(&sw);
 
-	if (pos_null || pos != DatumGetInt16(heap_getattr(tuple, att_pos, desc, &isnull)))
+	if (pos_null || pos != stored)
 	{
 		Datum		value = Int16GetDatum((int16) pos);
 		bool		null = false;
@@ -422,11 +324,11 @@ PG_FUNCTION_INFO_V1(containers_vreg_positions_before_update);
 Datum
 containers_vreg_positions_before_update(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	desc;
-	HeapTuple	oldtup,
-				newtup;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "positions_before_update");
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	oldtup = trigdata->tg_trigtuple;
+	HeapTuple	newtup = trigdata->tg_newtuple;
 	int			att_pos;
 	bool		old_null,
 				new_null,
@@ -436,42 +338,31 @@ containers_vreg_positions_before_update(PG_FUNCTION_ARGS)
 	int64		group_id,
 				registry_id,
 				upstream_id;
-	OwnerSwitch sw;
+	VregOwnerSwitch sw;
 	LinkSet		set;
 
-	vreg_trigger_check(fcinfo, "positions_before_update");
-	rel = trigdata->tg_relation;
-	desc = RelationGetDescr(rel);
-	oldtup = trigdata->tg_trigtuple;
-	newtup = trigdata->tg_newtuple;
 	if (fired_by_internal_shift())
 		return PointerGetDatum(newtup);
 
-	att_pos = attnum_of(rel, "position");
+	att_pos = vreg_attnum(rel, "position");
 	old_pos = DatumGetInt16(heap_getattr(oldtup, att_pos, desc, &old_null));
 	new_pos = DatumGetInt16(heap_getattr(newtup, att_pos, desc, &new_null));
 	if (new_null || old_null || old_pos == new_pos)
 		return PointerGetDatum(newtup);	/* NOT NULL reports a NULL */
 
 	/* The link's keys never change (row_guard); use the stored ones. */
-	group_id = DatumGetInt64(heap_getattr(oldtup, attnum_of(rel, "group_id"), desc, &isnull));
-	registry_id = DatumGetInt64(heap_getattr(oldtup, attnum_of(rel, "registry_id"), desc, &isnull));
-	upstream_id = DatumGetInt64(heap_getattr(oldtup, attnum_of(rel, "upstream_id"), desc, &isnull));
-
+	group_id = tuple_int64(rel, oldtup, "group_id", &isnull);
+	registry_id = tuple_int64(rel, oldtup, "registry_id", &isnull);
+	upstream_id = tuple_int64(rel, oldtup, "upstream_id", &isnull);
 	if (new_pos < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("position %d for upstream " INT64_FORMAT " in registry " INT64_FORMAT " is below 1",
-						new_pos, upstream_id, registry_id),
-				 errhint("Positions start at 1.")));
+		refuse_below_one(new_pos, upstream_id, registry_id);
 
-	become_owner(rel, &sw);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_become_owner(rel, &sw);
+	vreg_spi_connect();
 	vreg_lock_registry(group_id, registry_id);
 	read_links(group_id, registry_id, -1, true, 0, &set);
 	SPI_finish();
-	restore_user(&sw);
+	vreg_restore_user(&sw);
 
 	if (set.n >= 1 && new_pos > set.n)
 	{
@@ -492,6 +383,37 @@ typedef struct ChangedLink
 	int			new_pos;
 } ChangedLink;
 
+/* One link of a registry moved from old_pos to new_pos: shift the ones between. */
+static void
+shift_for_move(const ChangedLink *l)
+{
+	/* moved down: the links in (old, new] move up one place */
+	static VregPlan up = {
+		"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position - 1"
+		" WHERE group_id = $1 AND registry_id = $2 AND id <> $3"
+		" AND position > $4 AND position <= $5",
+		5, {INT8OID, INT8OID, INT8OID, INT2OID, INT2OID}
+	};
+
+	/* moved up: the links in [new, old) move down one place */
+	static VregPlan down = {
+		"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position + 1"
+		" WHERE group_id = $1 AND registry_id = $2 AND id <> $3"
+		" AND position >= $4 AND position < $5",
+		5, {INT8OID, INT8OID, INT8OID, INT2OID, INT2OID}
+	};
+	bool		moved_down = l->old_pos < l->new_pos;
+	Datum		values[5];
+
+	vreg_lock_registry(l->group_id, l->registry_id);
+	values[0] = Int64GetDatum(l->group_id);
+	values[1] = Int64GetDatum(l->registry_id);
+	values[2] = Int64GetDatum(l->id);
+	values[3] = Int16GetDatum((int16) (moved_down ? l->old_pos : l->new_pos));
+	values[4] = Int16GetDatum((int16) (moved_down ? l->new_pos : l->old_pos));
+	run_internal_shift(moved_down ? &up : &down, values);
+}
+
 PG_FUNCTION_INFO_V1(containers_vreg_positions_after_update);
 
 /*
@@ -503,24 +425,23 @@ PG_FUNCTION_INFO_V1(containers_vreg_positions_after_update);
 Datum
 containers_vreg_positions_after_update(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	OwnerSwitch sw;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "positions_after_update");
+	VregOwnerSwitch sw;
 	ChangedLink *links;
 	uint64		nlinks,
 				i,
 				j;
 	int			ret;
 
-	vreg_trigger_check(fcinfo, "positions_after_update");
 	if (fired_by_internal_shift())
 		return PointerGetDatum(NULL);
 
-	become_owner(trigdata->tg_relation, &sw);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_become_owner(trigdata->tg_relation, &sw);
+	vreg_spi_connect();
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
 
+	/* the transition tables exist only in this call: nothing to prepare */
 	ret = SPI_execute("SELECT n.group_id, n.registry_id, n.id, o.position, n.position"
 					  " FROM vreg_new_links n JOIN vreg_old_links o"
 					  " ON o.group_id = n.group_id AND o.id = n.id"
@@ -532,15 +453,11 @@ containers_vreg_positions_after_update(PG_FUNCTION_ARGS)
 	links = palloc0(sizeof(ChangedLink) * (nlinks + 1));
 	for (i = 0; i < nlinks; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		links[i].group_id = get_int64(tup, desc, 1, &isnull);
-		links[i].registry_id = get_int64(tup, desc, 2, &isnull);
-		links[i].id = get_int64(tup, desc, 3, &isnull);
-		links[i].old_pos = get_int16(tup, desc, 4, &isnull);
-		links[i].new_pos = get_int16(tup, desc, 5, &isnull);
+		links[i].group_id = vreg_spi_int64(i, 1);
+		links[i].registry_id = vreg_spi_int64(i, 2);
+		links[i].id = vreg_spi_int64(i, 3);
+		links[i].old_pos = vreg_spi_int16(i, 4);
+		links[i].new_pos = vreg_spi_int16(i, 5);
 	}
 
 	for (i = 0; i < nlinks; i = j)
@@ -551,46 +468,11 @@ containers_vreg_positions_after_update(PG_FUNCTION_ARGS)
 			 links[j].registry_id == links[i].registry_id; j++)
 			;
 		if (j - i == 1)
-		{
-			static SPIPlanPtr up = NULL;
-			static SPIPlanPtr down = NULL;
-			Oid			argtypes[5] = {INT8OID, INT8OID, INT8OID, INT2OID, INT2OID};
-			Datum		values[5];
-			ChangedLink *l = &links[i];
-
-			vreg_lock_registry(l->group_id, l->registry_id);
-			values[0] = Int64GetDatum(l->group_id);
-			values[1] = Int64GetDatum(l->registry_id);
-			values[2] = Int64GetDatum(l->id);
-			if (l->old_pos < l->new_pos)
-			{
-				/* moved down: the links in (old, new] move up one place */
-				values[3] = Int16GetDatum((int16) l->old_pos);
-				values[4] = Int16GetDatum((int16) l->new_pos);
-				cached_plan(&up,
-							"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position - 1"
-							" WHERE group_id = $1 AND registry_id = $2 AND id <> $3"
-							" AND position > $4 AND position <= $5",
-							5, argtypes);
-				run_internal_shift(up, values);
-			}
-			else
-			{
-				/* moved up: the links in [new, old) move down one place */
-				values[3] = Int16GetDatum((int16) l->new_pos);
-				values[4] = Int16GetDatum((int16) l->old_pos);
-				cached_plan(&down,
-							"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = position + 1"
-							" WHERE group_id = $1 AND registry_id = $2 AND id <> $3"
-							" AND position >= $4 AND position < $5",
-							5, argtypes);
-				run_internal_shift(down, values);
-			}
-		}
+			shift_for_move(&links[i]);
 	}
 
 	SPI_finish();
-	restore_user(&sw);
+	vreg_restore_user(&sw);
 	return PointerGetDatum(NULL);
 }
 
@@ -605,8 +487,16 @@ PG_FUNCTION_INFO_V1(containers_vreg_positions_after_delete);
 Datum
 containers_vreg_positions_after_delete(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	OwnerSwitch sw;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "positions_after_delete");
+	static VregPlan compact = {
+		"UPDATE " VREG_SCHEMA ".registry_upstreams t"
+		" SET position = t.position - (SELECT pg_catalog.count(*)"
+		"   FROM pg_catalog.unnest($3) d WHERE d < t.position)::smallint"
+		" WHERE t.group_id = $1 AND t.registry_id = $2"
+		"   AND t.position > (SELECT pg_catalog.min(d) FROM pg_catalog.unnest($3) d)",
+		3, {INT8OID, INT8OID, INT2ARRAYOID}
+	};
+	VregOwnerSwitch sw;
 	int			ret;
 	uint64		n,
 				i;
@@ -614,16 +504,15 @@ containers_vreg_positions_after_delete(PG_FUNCTION_ARGS)
 			   *registries;
 	Datum	   *deleted;
 
-	vreg_trigger_check(fcinfo, "positions_after_delete");
 	if (fired_by_internal_shift())
 		return PointerGetDatum(NULL);
 
-	become_owner(trigdata->tg_relation, &sw);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_become_owner(trigdata->tg_relation, &sw);
+	vreg_spi_connect();
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
 
+	/* the transition table exists only in this call: nothing to prepare */
 	ret = SPI_execute("SELECT group_id, registry_id,"
 					  " pg_catalog.array_agg(DISTINCT position ORDER BY position)"
 					  " FROM vreg_old_links GROUP BY 1, 2 ORDER BY 1, 2", true, 0);
@@ -635,20 +524,17 @@ containers_vreg_positions_after_delete(PG_FUNCTION_ARGS)
 	deleted = palloc(sizeof(Datum) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
-		groups[i] = get_int64(tup, desc, 1, &isnull);
-		registries[i] = get_int64(tup, desc, 2, &isnull);
+		groups[i] = vreg_spi_int64(i, 1);
+		registries[i] = vreg_spi_int64(i, 2);
 		/* the int2[] of deleted positions, copied out of the SPI result */
-		deleted[i] = datumCopy(SPI_getbinval(tup, desc, 3, &isnull), false, -1);
+		deleted[i] = datumCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3,
+											 &isnull), false, -1);
 	}
 
 	for (i = 0; i < n; i++)
 	{
-		static SPIPlanPtr plan = NULL;
-		Oid			argtypes[3] = {INT8OID, INT8OID, INT2ARRAYOID};
 		Datum		values[3];
 
 		if (!vreg_lock_registry(groups[i], registries[i]))
@@ -656,18 +542,11 @@ containers_vreg_positions_after_delete(PG_FUNCTION_ARGS)
 		values[0] = Int64GetDatum(groups[i]);
 		values[1] = Int64GetDatum(registries[i]);
 		values[2] = deleted[i];
-		cached_plan(&plan,
-					"UPDATE " VREG_SCHEMA ".registry_upstreams t"
-					" SET position = t.position - (SELECT pg_catalog.count(*)"
-					"   FROM pg_catalog.unnest($3) d WHERE d < t.position)::smallint"
-					" WHERE t.group_id = $1 AND t.registry_id = $2"
-					"   AND t.position > (SELECT pg_catalog.min(d) FROM pg_catalog.unnest($3) d)",
-					3, argtypes);
-		run_internal_shift(plan, values);
+		run_internal_shift(&compact, values);
 	}
 
 	SPI_finish();
-	restore_user(&sw);
+	vreg_restore_user(&sw);
 	return PointerGetDatum(NULL);
 }
 
@@ -681,9 +560,18 @@ PG_FUNCTION_INFO_V1(containers_vreg_positions_check);
 Datum
 containers_vreg_positions_check(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	static SPIPlanPtr plan = NULL;
-	Relation	rel;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "positions_check");
+	static VregPlan plan = {
+		"SELECT pg_catalog.count(*),"
+		" pg_catalog.count(*) = 0 OR (pg_catalog.min(position) = 1"
+		"   AND pg_catalog.max(position) = pg_catalog.count(*)"
+		"   AND pg_catalog.count(DISTINCT position) = pg_catalog.count(*)),"
+		" pg_catalog.string_agg(position::text, ', ' ORDER BY position)"
+		" FROM " VREG_SCHEMA ".registry_upstreams"
+		" WHERE group_id = $1 AND registry_id = $2",
+		2, {INT8OID, INT8OID}
+	};
+	Relation	rel = trigdata->tg_relation;
 	HeapTuple	tuple;
 	bool		isnull;
 	int64		group_id,
@@ -691,39 +579,24 @@ containers_vreg_positions_check(PG_FUNCTION_ARGS)
 				n;
 	bool		ok;
 	char	   *list = NULL;
-	OwnerSwitch sw;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
+	VregOwnerSwitch sw;
 	Datum		values[2];
 	MemoryContext callercxt = CurrentMemoryContext;
 
-	vreg_trigger_check(fcinfo, "positions_check");
-	rel = trigdata->tg_relation;
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple
 		: trigdata->tg_trigtuple;
-	group_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "group_id"),
-										  RelationGetDescr(rel), &isnull));
-	registry_id = DatumGetInt64(heap_getattr(tuple, attnum_of(rel, "registry_id"),
-											 RelationGetDescr(rel), &isnull));
+	group_id = tuple_int64(rel, tuple, "group_id", &isnull);
+	registry_id = tuple_int64(rel, tuple, "registry_id", &isnull);
 
-	become_owner(rel, &sw);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_become_owner(rel, &sw);
+	vreg_spi_connect();
 	vreg_lock_registry(group_id, registry_id);
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(registry_id);
-	cached_plan(&plan,
-				"SELECT pg_catalog.count(*),"
-				" pg_catalog.count(*) = 0 OR (pg_catalog.min(position) = 1"
-				"   AND pg_catalog.max(position) = pg_catalog.count(*)"
-				"   AND pg_catalog.count(DISTINCT position) = pg_catalog.count(*)),"
-				" pg_catalog.string_agg(position::text, ', ' ORDER BY position)"
-				" FROM " VREG_SCHEMA ".registry_upstreams"
-				" WHERE group_id = $1 AND registry_id = $2",
-				2, argtypes);
-	run_latest(plan, values, NULL, false, 0);
+	vreg_spi_run(&plan, values, NULL, VREG_SPI_LATEST, 0);
 	if (SPI_processed != 1)
-		elog(ERROR, "checking the positions of registry " INT64_FORMAT " failed", registry_id);
-	n = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		elog(ERROR, "checking the positions of registry %lld failed", (long long) registry_id);
+	n = vreg_spi_int64(0, 1);
 	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	if (!ok)
 	{
@@ -738,13 +611,13 @@ containers_vreg_positions_check(PG_FUNCTION_ARGS)
 			list = MemoryContextStrdup(callercxt, spi_list);
 	}
 	SPI_finish();
-	restore_user(&sw);
+	vreg_restore_user(&sw);
 
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("positions of the upstreams of registry " INT64_FORMAT " are not 1..%d",
-						registry_id, (int) n),
+				 errmsg("positions of the upstreams of registry %lld are not 1..%d",
+						(long long) registry_id, (int) n),
 				 errdetail("At commit the positions are %s; they must be 1 to %d, each once.",
 						   list ? list : "?", (int) n),
 				 errhint("Change several positions in one UPDATE statement, or use containers_vreg.move_upstream()."),
@@ -769,33 +642,28 @@ PG_FUNCTION_INFO_V1(containers_vreg_upstreams_lock_registries);
 Datum
 containers_vreg_upstreams_lock_registries(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	static SPIPlanPtr plan = NULL;
-	Relation	rel;
-	HeapTuple	tuple;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "upstreams_lock_registries");
+	static VregPlan plan = {
+		"SELECT r.id FROM " VREG_SCHEMA ".registries r"
+		" WHERE r.group_id = $1 AND r.id IN (SELECT l.registry_id FROM "
+		VREG_SCHEMA ".registry_upstreams l WHERE l.group_id = $1 AND l.upstream_id = $2)"
+		" ORDER BY r.id FOR NO KEY UPDATE OF r",
+		2, {INT8OID, INT8OID}
+	};
+	Relation	rel = trigdata->tg_relation;
+	HeapTuple	tuple = trigdata->tg_trigtuple;
 	bool		isnull;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2];
-	OwnerSwitch sw;
+	VregOwnerSwitch sw;
 
-	vreg_trigger_check(fcinfo, "upstreams_lock_registries");
-	rel = trigdata->tg_relation;
-	tuple = trigdata->tg_trigtuple;
-	values[0] = heap_getattr(tuple, attnum_of(rel, "group_id"), RelationGetDescr(rel), &isnull);
-	values[1] = heap_getattr(tuple, attnum_of(rel, "id"), RelationGetDescr(rel), &isnull);
+	values[0] = heap_getattr(tuple, vreg_attnum(rel, "group_id"), RelationGetDescr(rel), &isnull);
+	values[1] = heap_getattr(tuple, vreg_attnum(rel, "id"), RelationGetDescr(rel), &isnull);
 
-	become_owner(rel, &sw);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	cached_plan(&plan,
-				"SELECT r.id FROM " VREG_SCHEMA ".registries r"
-				" WHERE r.group_id = $1 AND r.id IN (SELECT l.registry_id FROM "
-				VREG_SCHEMA ".registry_upstreams l WHERE l.group_id = $1 AND l.upstream_id = $2)"
-				" ORDER BY r.id FOR NO KEY UPDATE OF r",
-				2, argtypes);
-	run_latest(plan, values, NULL, false, 0);
+	vreg_become_owner(rel, &sw);
+	vreg_spi_connect();
+	vreg_spi_run(&plan, values, NULL, VREG_SPI_LATEST, 0);
 	SPI_finish();
-	restore_user(&sw);
+	vreg_restore_user(&sw);
 	return PointerGetDatum(tuple);
 }
 
@@ -804,21 +672,11 @@ containers_vreg_upstreams_lock_registries(PG_FUNCTION_ARGS)
  * ------------------------------------------------------------------------
  */
 
-static int64
-arg_int64(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", name)));
-	return PG_GETARG_INT64(argno);
-}
-
 static void
 lock_registry_or_error(int64 group_id, int64 registry_id)
 {
 	if (!vreg_lock_registry(group_id, registry_id))
-		registry_not_found(group_id, registry_id);
+		vreg_registry_not_found(group_id, registry_id);
 }
 
 PG_FUNCTION_INFO_V1(containers_vreg_attach_upstream);
@@ -827,19 +685,27 @@ PG_FUNCTION_INFO_V1(containers_vreg_attach_upstream);
 Datum
 containers_vreg_attach_upstream(PG_FUNCTION_ARGS)
 {
-	int64		group_id = arg_int64(fcinfo, 0, "group_id");
-	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
-	int64		upstream_id = arg_int64(fcinfo, 2, "upstream_id");
-	static SPIPlanPtr lock_upstream = NULL;
-	static SPIPlanPtr find = NULL;
-	static SPIPlanPtr insert = NULL;
-	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	int64		group_id = vreg_arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = vreg_arg_int64(fcinfo, 1, "registry_id");
+	int64		upstream_id = vreg_arg_int64(fcinfo, 2, "upstream_id");
+	static VregPlan lock_upstream = {
+		"SELECT 1 FROM " VREG_SCHEMA ".upstreams WHERE group_id = $1 AND id = $2 FOR KEY SHARE",
+		2, {INT8OID, INT8OID}
+	};
+	static VregPlan find = {
+		"SELECT position FROM " VREG_SCHEMA ".registry_upstreams"
+		" WHERE group_id = $1 AND registry_id = $2 AND upstream_id = $3",
+		3, {INT8OID, INT8OID, INT8OID}
+	};
+	static VregPlan insert = {
+		"INSERT INTO " VREG_SCHEMA ".registry_upstreams (group_id, registry_id, upstream_id)"
+		" VALUES ($1, $2, $3) RETURNING position",
+		3, {INT8OID, INT8OID, INT8OID}
+	};
 	Datum		values[3];
-	bool		isnull;
 	int			pos;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_spi_connect();
 
 	/*
 	 * The upstream first (FOR KEY SHARE, as the foreign key check would): a
@@ -848,42 +714,27 @@ containers_vreg_attach_upstream(PG_FUNCTION_ARGS)
 	 */
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(upstream_id);
-	cached_plan(&lock_upstream,
-				"SELECT 1 FROM " VREG_SCHEMA ".upstreams WHERE group_id = $1 AND id = $2 FOR KEY SHARE",
-				2, argtypes);
-	run_latest(lock_upstream, values, NULL, false, 0);
+	vreg_spi_run(&lock_upstream, values, NULL, VREG_SPI_LATEST, 0);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("upstream " INT64_FORMAT " does not exist in group " INT64_FORMAT,
-						upstream_id, group_id)));
+		vreg_upstream_not_found(group_id, upstream_id);
 
 	lock_registry_or_error(group_id, registry_id);
 
 	values[1] = Int64GetDatum(registry_id);
 	values[2] = Int64GetDatum(upstream_id);
-	cached_plan(&find,
-				"SELECT position FROM " VREG_SCHEMA ".registry_upstreams"
-				" WHERE group_id = $1 AND registry_id = $2 AND upstream_id = $3",
-				3, argtypes);
-	run_latest(find, values, NULL, false, 0);
+	vreg_spi_run(&find, values, NULL, VREG_SPI_LATEST, 0);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("upstream " INT64_FORMAT " is already linked to registry " INT64_FORMAT,
-						upstream_id, registry_id),
-				 errdetail("It is at position %d.",
-						   get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
+				 errmsg("upstream %lld is already linked to registry %lld",
+						(long long) upstream_id, (long long) registry_id),
+				 errdetail("It is at position %d.", vreg_spi_int16(0, 1)),
 				 errhint("Use containers_vreg.move_upstream() to change its position.")));
 
-	cached_plan(&insert,
-				"INSERT INTO " VREG_SCHEMA ".registry_upstreams (group_id, registry_id, upstream_id)"
-				" VALUES ($1, $2, $3) RETURNING position",
-				3, argtypes);
-	run_latest(insert, values, NULL, true, 0);
+	vreg_spi_run(&insert, values, NULL, VREG_SPI_LATEST_WRITE, 0);
 	if (SPI_processed != 1)
-		elog(ERROR, "inserting the link of upstream " INT64_FORMAT " failed", upstream_id);
-	pos = get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		elog(ERROR, "inserting the link of upstream %lld failed", (long long) upstream_id);
+	pos = vreg_spi_int16(0, 1);
 	SPI_finish();
 	PG_RETURN_INT16((int16) pos);
 }
@@ -894,51 +745,45 @@ PG_FUNCTION_INFO_V1(containers_vreg_move_upstream);
 Datum
 containers_vreg_move_upstream(PG_FUNCTION_ARGS)
 {
-	int64		group_id = arg_int64(fcinfo, 0, "group_id");
-	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
-	int64		upstream_id = arg_int64(fcinfo, 2, "upstream_id");
+	int64		group_id = vreg_arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = vreg_arg_int64(fcinfo, 1, "registry_id");
+	int64		upstream_id = vreg_arg_int64(fcinfo, 2, "upstream_id");
 	int32		target;
-	static SPIPlanPtr find = NULL;
-	static SPIPlanPtr update = NULL;
-	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
-	Oid			upd_types[3] = {INT8OID, INT8OID, INT2OID};
+	static VregPlan find = {
+		"SELECT l.id, l.position, (SELECT pg_catalog.count(*) FROM "
+		VREG_SCHEMA ".registry_upstreams c WHERE c.group_id = $1 AND c.registry_id = $2)"
+		" FROM " VREG_SCHEMA ".registry_upstreams l"
+		" WHERE l.group_id = $1 AND l.registry_id = $2 AND l.upstream_id = $3",
+		3, {INT8OID, INT8OID, INT8OID}
+	};
+	static VregPlan update = {
+		"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = $3"
+		" WHERE group_id = $1 AND id = $2 RETURNING position",
+		3, {INT8OID, INT8OID, INT2OID}
+	};
 	Datum		values[3];
-	bool		isnull;
 	int64		link_id,
 				n;
 	int			current;
 
 	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("position must not be NULL")));
+		vreg_refuse_null("position");
 	target = PG_GETARG_INT32(3);
 	if (target < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("position %d for upstream " INT64_FORMAT " in registry " INT64_FORMAT " is below 1",
-						target, upstream_id, registry_id),
-				 errhint("Positions start at 1; a position beyond the last link moves it to the end.")));
+		refuse_below_one(target, upstream_id, registry_id);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_spi_connect();
 	lock_registry_or_error(group_id, registry_id);
 
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(registry_id);
 	values[2] = Int64GetDatum(upstream_id);
-	cached_plan(&find,
-				"SELECT l.id, l.position, (SELECT pg_catalog.count(*) FROM "
-				VREG_SCHEMA ".registry_upstreams c WHERE c.group_id = $1 AND c.registry_id = $2)"
-				" FROM " VREG_SCHEMA ".registry_upstreams l"
-				" WHERE l.group_id = $1 AND l.registry_id = $2 AND l.upstream_id = $3",
-				3, argtypes);
-	run_latest(find, values, NULL, false, 0);
+	vreg_spi_run(&find, values, NULL, VREG_SPI_LATEST, 0);
 	if (SPI_processed == 0)
-		link_not_found(group_id, registry_id, upstream_id);
-	link_id = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	current = get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	n = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		vreg_link_not_found(group_id, registry_id, upstream_id);
+	link_id = vreg_spi_int64(0, 1);
+	current = vreg_spi_int16(0, 2);
+	n = vreg_spi_int64(0, 3);
 	if (target > n)
 		target = (int32) n;
 
@@ -947,14 +792,10 @@ containers_vreg_move_upstream(PG_FUNCTION_ARGS)
 		/* A plain one-row UPDATE: the triggers shift the links in between. */
 		values[1] = Int64GetDatum(link_id);
 		values[2] = Int16GetDatum((int16) target);
-		cached_plan(&update,
-					"UPDATE " VREG_SCHEMA ".registry_upstreams SET position = $3"
-					" WHERE group_id = $1 AND id = $2 RETURNING position",
-					3, upd_types);
-		run_latest(update, values, NULL, true, 0);
+		vreg_spi_run(&update, values, NULL, VREG_SPI_LATEST_WRITE, 0);
 		if (SPI_processed != 1)
-			link_not_found(group_id, registry_id, upstream_id);
-		current = get_int16(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			vreg_link_not_found(group_id, registry_id, upstream_id);
+		current = vreg_spi_int16(0, 1);
 	}
 	SPI_finish();
 	PG_RETURN_INT16((int16) current);
@@ -966,26 +807,24 @@ PG_FUNCTION_INFO_V1(containers_vreg_detach_upstream);
 Datum
 containers_vreg_detach_upstream(PG_FUNCTION_ARGS)
 {
-	int64		group_id = arg_int64(fcinfo, 0, "group_id");
-	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
-	int64		upstream_id = arg_int64(fcinfo, 2, "upstream_id");
-	static SPIPlanPtr del = NULL;
-	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	int64		group_id = vreg_arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = vreg_arg_int64(fcinfo, 1, "registry_id");
+	int64		upstream_id = vreg_arg_int64(fcinfo, 2, "upstream_id");
+	static VregPlan del = {
+		"DELETE FROM " VREG_SCHEMA ".registry_upstreams"
+		" WHERE group_id = $1 AND registry_id = $2 AND upstream_id = $3",
+		3, {INT8OID, INT8OID, INT8OID}
+	};
 	Datum		values[3];
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_spi_connect();
 	lock_registry_or_error(group_id, registry_id);
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(registry_id);
 	values[2] = Int64GetDatum(upstream_id);
-	cached_plan(&del,
-				"DELETE FROM " VREG_SCHEMA ".registry_upstreams"
-				" WHERE group_id = $1 AND registry_id = $2 AND upstream_id = $3",
-				3, argtypes);
-	run_latest(del, values, NULL, true, 0);
+	vreg_spi_run(&del, values, NULL, VREG_SPI_LATEST_WRITE, 0);
 	if (SPI_processed == 0)
-		link_not_found(group_id, registry_id, upstream_id);
+		vreg_link_not_found(group_id, registry_id, upstream_id);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -999,22 +838,33 @@ PG_FUNCTION_INFO_V1(containers_vreg_delete_registry);
 Datum
 containers_vreg_delete_registry(PG_FUNCTION_ARGS)
 {
-	int64		group_id = arg_int64(fcinfo, 0, "group_id");
-	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
-	static SPIPlanPtr lock_upstreams = NULL;
-	static SPIPlanPtr del_registry = NULL;
-	static SPIPlanPtr del_upstreams = NULL;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Oid			del_types[2] = {INT8OID, INT8ARRAYOID};
+	int64		group_id = vreg_arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = vreg_arg_int64(fcinfo, 1, "registry_id");
+	static VregPlan lock_upstreams = {
+		"SELECT u.id FROM " VREG_SCHEMA ".upstreams u"
+		" WHERE u.group_id = $1 AND u.id IN (SELECT l.upstream_id FROM "
+		VREG_SCHEMA ".registry_upstreams l WHERE l.group_id = $1 AND l.registry_id = $2)"
+		" ORDER BY u.id FOR UPDATE OF u",
+		2, {INT8OID, INT8OID}
+	};
+	static VregPlan del_registry = {
+		"DELETE FROM " VREG_SCHEMA ".registries WHERE group_id = $1 AND id = $2",
+		2, {INT8OID, INT8OID}
+	};
+	static VregPlan del_upstreams = {
+		"DELETE FROM " VREG_SCHEMA ".upstreams u"
+		" WHERE u.group_id = $1 AND u.id = ANY ($2)"
+		" AND NOT EXISTS (SELECT 1 FROM " VREG_SCHEMA ".registry_upstreams l"
+		"   WHERE l.group_id = u.group_id AND l.upstream_id = u.id)",
+		2, {INT8OID, INT8ARRAYOID}
+	};
 	Datum		values[2];
 	Datum	   *ids;
 	uint64		n,
 				i;
 	uint64		deleted;
-	bool		isnull;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_spi_connect();
 	lock_registry_or_error(group_id, registry_id);
 
 	/*
@@ -1024,33 +874,18 @@ containers_vreg_delete_registry(PG_FUNCTION_ARGS)
 	 */
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(registry_id);
-	cached_plan(&lock_upstreams,
-				"SELECT u.id FROM " VREG_SCHEMA ".upstreams u"
-				" WHERE u.group_id = $1 AND u.id IN (SELECT l.upstream_id FROM "
-				VREG_SCHEMA ".registry_upstreams l WHERE l.group_id = $1 AND l.registry_id = $2)"
-				" ORDER BY u.id FOR UPDATE OF u",
-				2, argtypes);
-	run_latest(lock_upstreams, values, NULL, false, 0);
+	vreg_spi_run(&lock_upstreams, values, NULL, VREG_SPI_LATEST, 0);
 	n = SPI_processed;
 	ids = palloc(sizeof(Datum) * (n + 1));
 	for (i = 0; i < n; i++)
-		ids[i] = Int64GetDatum(get_int64(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		ids[i] = Int64GetDatum(vreg_spi_int64(i, 1));
 
-	cached_plan(&del_registry,
-				"DELETE FROM " VREG_SCHEMA ".registries WHERE group_id = $1 AND id = $2",
-				2, argtypes);
-	run_latest(del_registry, values, NULL, true, 0);
+	vreg_spi_run(&del_registry, values, NULL, VREG_SPI_LATEST_WRITE, 0);
 	if (SPI_processed != 1)
-		registry_not_found(group_id, registry_id);
+		vreg_registry_not_found(group_id, registry_id);
 
 	values[1] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	cached_plan(&del_upstreams,
-				"DELETE FROM " VREG_SCHEMA ".upstreams u"
-				" WHERE u.group_id = $1 AND u.id = ANY ($2)"
-				" AND NOT EXISTS (SELECT 1 FROM " VREG_SCHEMA ".registry_upstreams l"
-				"   WHERE l.group_id = u.group_id AND l.upstream_id = u.id)",
-				2, del_types);
-	run_latest(del_upstreams, values, NULL, true, 0);
+	vreg_spi_run(&del_upstreams, values, NULL, VREG_SPI_LATEST_WRITE, 0);
 	deleted = SPI_processed;
 	SPI_finish();
 	PG_RETURN_INT32((int32) deleted);
@@ -1065,55 +900,36 @@ PG_FUNCTION_INFO_V1(containers_vreg_registry_upstreams);
 Datum
 containers_vreg_registry_upstreams(PG_FUNCTION_ARGS)
 {
+	int64		group_id = vreg_arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = vreg_arg_int64(fcinfo, 1, "registry_id");
+	static VregPlan exists = {
+		"SELECT 1 FROM " VREG_SCHEMA ".registries WHERE group_id = $1 AND id = $2",
+		2, {INT8OID, INT8OID}
+	};
+	static VregPlan list = {
+		"SELECT l.position, u.id, u.url, u.name, u.cache_validity_hours"
+		" FROM " VREG_SCHEMA ".registry_upstreams l"
+		" JOIN " VREG_SCHEMA ".upstreams u ON u.group_id = l.group_id AND u.id = l.upstream_id"
+		" WHERE l.group_id = $1 AND l.registry_id = $2"
+		" ORDER BY l.position, l.id",
+		2, {INT8OID, INT8OID}
+	};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		group_id = arg_int64(fcinfo, 0, "group_id");
-	int64		registry_id = arg_int64(fcinfo, 1, "registry_id");
-	static SPIPlanPtr exists = NULL;
-	static SPIPlanPtr list = NULL;
-	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2];
-	TupleDesc	tupdesc;
-	Tuplestorestate *tupstore;
-	MemoryContext oldcontext;
 	uint64		i;
-	int			ret;
 
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		(rsinfo->allowedModes & SFRM_Materialize) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("registry_upstreams() must be called in a context that accepts a set")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type of registry_upstreams() must be a row type");
+	InitMaterializedSRF(fcinfo, 0);
 
-	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTupleDescCopy(tupdesc);
-	tupstore = tuplestore_begin_heap(true, false, work_mem);
-	MemoryContextSwitchTo(oldcontext);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	vreg_spi_connect();
 	values[0] = Int64GetDatum(group_id);
 	values[1] = Int64GetDatum(registry_id);
-	cached_plan(&exists,
-				"SELECT 1 FROM " VREG_SCHEMA ".registries WHERE group_id = $1 AND id = $2",
-				2, argtypes);
-	ret = SPI_execute_plan(exists, values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	if (vreg_spi_run(&exists, values, NULL, VREG_SPI_READ, 1) != SPI_OK_SELECT)
+		elog(ERROR, "looking up registry %lld failed", (long long) registry_id);
 	if (SPI_processed == 0)
-		registry_not_found(group_id, registry_id);
+		vreg_registry_not_found(group_id, registry_id);
 
-	cached_plan(&list,
-				"SELECT l.position, u.id, u.url, u.name, u.cache_validity_hours"
-				" FROM " VREG_SCHEMA ".registry_upstreams l"
-				" JOIN " VREG_SCHEMA ".upstreams u ON u.group_id = l.group_id AND u.id = l.upstream_id"
-				" WHERE l.group_id = $1 AND l.registry_id = $2"
-				" ORDER BY l.position, l.id",
-				2, argtypes);
-	ret = SPI_execute_plan(list, values, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	if (vreg_spi_run(&list, values, NULL, VREG_SPI_READ, 0) != SPI_OK_SELECT)
+		elog(ERROR, "listing the upstreams of registry %lld failed", (long long) registry_id);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		Datum		out[5];
@@ -1123,14 +939,9 @@ containers_vreg_registry_upstreams(PG_FUNCTION_ARGS)
 		for (col = 0; col < 5; col++)
 			out[col] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 									 col + 1, &nulls[col]);
-		oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-		tuplestore_putvalues(tupstore, tupdesc, out, nulls);
-		MemoryContextSwitchTo(oldcontext);
+		/* the tuplestore copies the values into its own (per-query) memory */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
 	}
 	SPI_finish();
-
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = tupstore;
-	rsinfo->setDesc = tupdesc;
 	return (Datum) 0;
 }

@@ -1,8 +1,8 @@
 /*
  * positions.h
  *		Upstream positions of a registry: append, move, compaction, limit,
- *		commit-time contiguity and the registry lock (DESIGN section 3,
- *		registry_upstreams).
+ *		commit-time contiguity and the registry lock (docs/design.md,
+ *		"Upstream order").
  */
 #ifndef VREG_POSITIONS_H
 #define VREG_POSITIONS_H

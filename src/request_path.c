@@ -1,6 +1,7 @@
 /*
  * request_path.c
- *		The read side of the request path (DESIGN section 5): resolve(), and
+ *		The read side of the request path (docs/design.md, "The request
+ *		path"): resolve(), and
  *		the small path helpers that upsert_cache_entry() and the service use.
  *
  * resolve() is the hot path: one call per client request. It answers with
@@ -26,6 +27,7 @@
 
 #include "request_path.h"
 #include "resolve_scan.h"
+#include "vreg_common.h"
 
 /*
  * The query shared by both plans: the registry row (so that an unknown
@@ -72,7 +74,7 @@ RESOLVE_QUERY_HEAD
 "          FROM containers_vreg.cache_entries e"
 "         WHERE e.group_id OPERATOR(pg_catalog.=) $1"
 "           AND e.upstream_id OPERATOR(pg_catalog.=) ru.upstream_id"
-"           AND e.status OPERATOR(pg_catalog.=) 0"
+"           AND e.status OPERATOR(pg_catalog.=) 0 /* live */"
 "           AND e.relative_path OPERATOR(pg_catalog.=) p.path"
 RESOLVE_QUERY_TAIL;
 
@@ -87,7 +89,7 @@ RESOLVE_QUERY_HEAD
 "          FROM containers_vreg.cache_entries e"
 "         WHERE e.group_id OPERATOR(pg_catalog.=) $1"
 "           AND e.upstream_id OPERATOR(pg_catalog.=) ru.upstream_id"
-"           AND e.status OPERATOR(pg_catalog.=) 0"
+"           AND e.status OPERATOR(pg_catalog.=) 0 /* live */"
 "           AND e.digest OPERATOR(pg_catalog.=) $5"
 "           AND (e.relative_path OPERATOR(pg_catalog.~~) $6) OPERATOR(pg_catalog.=) $7"
 "         ORDER BY (e.relative_path OPERATOR(pg_catalog.=) p.path) DESC, e.id"
@@ -97,8 +99,29 @@ RESOLVE_QUERY_TAIL;
 #define RESOLVE_NARGS 7
 #define RESOLVE_NCOLS 11		/* columns of the result row */
 
-static SPIPlanPtr resolve_tag_plan = NULL;
-static SPIPlanPtr resolve_digest_plan = NULL;
+/*
+ * A generic plan: the partition is pruned at executor start from $1, and no
+ * call pays for planning.
+ */
+static VregPlan resolve_tag_plan = {
+	resolve_tag_query, RESOLVE_NARGS,
+	{INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID},
+	CURSOR_OPT_GENERIC_PLAN
+};
+static VregPlan resolve_digest_plan = {
+	resolve_digest_query, RESOLVE_NARGS,
+	{INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID},
+	CURSOR_OPT_GENERIC_PLAN
+};
+
+/* What resolve() looks for, in the forms the lookups need. */
+typedef struct ResolvePaths
+{
+	VregOciPath parsed;
+	char		relpath[VREG_OCI_RELPATH_BUFSIZE];	/* names as given */
+	char		hubpath[VREG_OCI_RELPATH_BUFSIZE];	/* with library/ for Docker Hub */
+	char	   *digest;			/* NULL for a tag manifest */
+} ResolvePaths;
 
 void
 vreg_parse_request_path_or_error(const char *path, size_t len, VregOciPath *out)
@@ -112,42 +135,110 @@ vreg_parse_request_path_or_error(const char *path, size_t len, VregOciPath *out)
 				 errhint("A request path is what the client asked for under /v2/: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, with a lowercase repository name and a sha256 or sha512 digest.")));
 }
 
-static void
-refuse_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+/* The blessed descriptor of resolve()'s result row. */
+static TupleDesc
+resolve_result_desc(FunctionCallInfo fcinfo)
 {
-	if (PG_ARGISNULL(argno))
+	TupleDesc	outdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &outdesc) != TYPEFUNC_COMPOSITE ||
+		outdesc->natts != RESOLVE_NCOLS)
 		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", argname)));
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("containers_vreg.resolve() must be declared with %d OUT columns", RESOLVE_NCOLS)));
+	return BlessTupleDesc(outdesc);
 }
 
+/* Parse the request path (22023) into the forms the lookups need. */
 static void
-no_such_registry(int64 group_id, int64 registry_id)
+resolve_paths(text *path, ResolvePaths *p)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_NO_DATA_FOUND),
-			 errmsg("registry " INT64_FORMAT " does not exist in group " INT64_FORMAT,
-					registry_id, group_id)));
+	vreg_parse_request_path_or_error(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &p->parsed);
+	vreg_oci_relative_path(&p->parsed, false, p->relpath);
+	vreg_oci_relative_path(&p->parsed, true, p->hubpath);
+	p->digest = p->parsed.kind == VREG_OCI_TAG_MANIFEST ? NULL
+		: pnstrdup(p->parsed.reference, p->parsed.reference_len);
 }
 
-static SPIPlanPtr
-prepare_resolve_plan(const char *query)
+/*
+ * The result row from the planned query's one row (SPI_tuptable), formed in
+ * callercxt: a miss sets only result; SPI columns 1..10 are the result
+ * columns 2..11, column 11 says whether a hit is stale.
+ */
+static HeapTuple
+resolve_row_from_spi(TupleDesc outdesc, MemoryContext callercxt)
 {
-	Oid			argtypes[RESOLVE_NARGS] = {INT8OID, INT8OID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, BOOLOID};
-	SPIPlanPtr	plan;
+	HeapTuple	row = SPI_tuptable->vals[0];
+	TupleDesc	rowdesc = SPI_tuptable->tupdesc;
+	Datum		outvalues[RESOLVE_NCOLS];
+	bool		outnulls[RESOLVE_NCOLS];
+	bool		isnull;
+	bool		stale = false;
+	MemoryContext spicxt;
+	HeapTuple	outtuple;
+	int			i;
 
-	/*
-	 * A generic plan: the partition is pruned at executor start from $1, and
-	 * no call pays for planning.
-	 */
-	plan = SPI_prepare_cursor(query, RESOLVE_NARGS, argtypes, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL)
-		elog(ERROR, "containers_vreg: SPI_prepare failed for resolve: %s",
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "containers_vreg: SPI_keepplan failed for resolve");
-	return plan;
+	(void) SPI_getbinval(row, rowdesc, 1, &isnull);
+	for (i = 1; i < RESOLVE_NCOLS; i++)
+	{
+		outvalues[i] = isnull ? (Datum) 0 : SPI_getbinval(row, rowdesc, i, &outnulls[i]);
+		if (isnull)
+			outnulls[i] = true;
+	}
+	if (!isnull)
+	{
+		stale = DatumGetBool(SPI_getbinval(row, rowdesc, RESOLVE_NCOLS, &isnull));
+		stale = stale && !isnull;
+	}
+	/* heap_form_tuple copies the values into the caller's memory */
+	spicxt = MemoryContextSwitchTo(callercxt);
+	outvalues[0] = CStringGetTextDatum(outnulls[1] ? "miss" : stale ? "stale" : "hit");
+	outnulls[0] = false;
+	outtuple = heap_form_tuple(outdesc, outvalues, outnulls);
+	MemoryContextSwitchTo(spicxt);
+	return outtuple;
+}
+
+/*
+ * resolve() by the planned query: the reference for the semantics, run when
+ * the direct index scans cannot answer.
+ */
+static HeapTuple
+resolve_planned(int64 group_id, int64 registry_id, const ResolvePaths *p, TupleDesc outdesc)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	char		blobpattern[VREG_OCI_RELPATH_BUFSIZE];
+	Datum		args[RESOLVE_NARGS];
+	char		argnulls[RESOLVE_NARGS];
+	HeapTuple	outtuple;
+
+	memset(argnulls, ' ', sizeof(argnulls));
+	args[0] = Int64GetDatum(group_id);
+	args[1] = Int64GetDatum(registry_id);
+	args[2] = CStringGetTextDatum(p->relpath);
+	args[3] = CStringGetTextDatum(p->hubpath);
+	if (p->digest != NULL)
+	{
+		snprintf(blobpattern, sizeof(blobpattern), "%%/blobs/%s", p->digest);
+		args[4] = CStringGetTextDatum(p->digest);
+		args[5] = CStringGetTextDatum(blobpattern);
+		args[6] = BoolGetDatum(p->parsed.kind == VREG_OCI_BLOB);
+	}
+	else
+	{
+		args[4] = args[5] = args[6] = (Datum) 0;
+		argnulls[4] = argnulls[5] = argnulls[6] = 'n';
+	}
+
+	vreg_spi_connect();
+	if (vreg_spi_run(p->digest != NULL ? &resolve_digest_plan : &resolve_tag_plan,
+					 args, argnulls, VREG_SPI_READ, 1) != SPI_OK_SELECT)
+		elog(ERROR, "resolve query did not return rows");
+	if (SPI_processed == 0)
+		vreg_registry_not_found(group_id, registry_id);
+	outtuple = resolve_row_from_spi(outdesc, callercxt);
+	SPI_finish();
+	return outtuple;
 }
 
 PG_FUNCTION_INFO_V1(containers_vreg_resolve);
@@ -160,147 +251,40 @@ PG_FUNCTION_INFO_V1(containers_vreg_resolve);
 Datum
 containers_vreg_resolve(PG_FUNCTION_ARGS)
 {
-	int64		group_id;
-	int64		registry_id;
-	text	   *path;
-	VregOciPath parsed;
-	char		relpath[VREG_OCI_RELPATH_BUFSIZE];
-	char		hubpath[VREG_OCI_RELPATH_BUFSIZE];
-	char		blobpattern[VREG_OCI_RELPATH_BUFSIZE];
-	char	   *digest = NULL;
-	Datum		args[RESOLVE_NARGS];
-	char		argnulls[RESOLVE_NARGS];
-	bool		is_digest;
-	SPIPlanPtr	plan;
+	int64		group_id = vreg_arg_int64(fcinfo, 0, "group_id");
+	int64		registry_id = vreg_arg_int64(fcinfo, 1, "registry_id");
 	TupleDesc	outdesc;
-	Datum		outvalues[RESOLVE_NCOLS];
-	bool		outnulls[RESOLVE_NCOLS];
+	ResolvePaths paths;
+	VregResolveRequest req;
 	HeapTuple	outtuple;
-	MemoryContext callercxt = CurrentMemoryContext;
-	int			rc;
-	int			i;
 
-	refuse_null(fcinfo, 0, "group_id");
-	refuse_null(fcinfo, 1, "registry_id");
-	refuse_null(fcinfo, 2, "path");
-	group_id = PG_GETARG_INT64(0);
-	registry_id = PG_GETARG_INT64(1);
-	path = PG_GETARG_TEXT_PP(2);
+	/* 1. the arguments and the result row */
+	if (PG_ARGISNULL(2))
+		vreg_refuse_null("path");
+	outdesc = resolve_result_desc(fcinfo);
 
-	if (get_call_result_type(fcinfo, NULL, &outdesc) != TYPEFUNC_COMPOSITE ||
-		outdesc->natts != RESOLVE_NCOLS)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("containers_vreg.resolve() must be declared with %d OUT columns", RESOLVE_NCOLS)));
-	outdesc = BlessTupleDesc(outdesc);
+	/* 2. the request path */
+	resolve_paths(PG_GETARG_TEXT_PP(2), &paths);
 
-	vreg_parse_request_path_or_error(VARDATA_ANY(path), VARSIZE_ANY_EXHDR(path), &parsed);
-	vreg_oci_relative_path(&parsed, false, relpath);
-	vreg_oci_relative_path(&parsed, true, hubpath);
-	is_digest = parsed.kind != VREG_OCI_TAG_MANIFEST;
-	if (is_digest)
-		digest = pnstrdup(parsed.reference, parsed.reference_len);
-
-	/* the direct index scans, unless they cannot answer */
+	/* 3. the direct index scans, unless they cannot answer */
+	req.group_id = group_id;
+	req.registry_id = registry_id;
+	req.relpath = paths.relpath;
+	req.hubpath = paths.hubpath;
+	req.digest = paths.digest;
+	req.is_blob = paths.parsed.kind == VREG_OCI_BLOB;
+	switch (vreg_resolve_scan(&req, outdesc, &outtuple))
 	{
-		VregResolveRequest req;
-
-		req.group_id = group_id;
-		req.registry_id = registry_id;
-		req.relpath = relpath;
-		req.hubpath = hubpath;
-		req.digest = digest;
-		req.is_blob = parsed.kind == VREG_OCI_BLOB;
-		switch (vreg_resolve_scan(&req, outdesc, &outtuple))
-		{
-			case VREG_RESOLVE_SCAN_DONE:
-				PG_RETURN_DATUM(HeapTupleGetDatum(outtuple));
-			case VREG_RESOLVE_SCAN_NO_REGISTRY:
-				no_such_registry(group_id, registry_id);
-				break;
-			case VREG_RESOLVE_SCAN_FALLBACK:
-				break;
-		}
+		case VREG_RESOLVE_SCAN_DONE:
+			PG_RETURN_DATUM(HeapTupleGetDatum(outtuple));
+		case VREG_RESOLVE_SCAN_NO_REGISTRY:
+			vreg_registry_not_found(group_id, registry_id);
+		case VREG_RESOLVE_SCAN_FALLBACK:
+			break;
 	}
 
-	memset(argnulls, ' ', sizeof(argnulls));
-	args[0] = Int64GetDatum(group_id);
-	args[1] = Int64GetDatum(registry_id);
-	args[2] = CStringGetTextDatum(relpath);
-	args[3] = CStringGetTextDatum(hubpath);
-	if (is_digest)
-	{
-		snprintf(blobpattern, sizeof(blobpattern), "%%/blobs/%s", digest);
-		args[4] = CStringGetTextDatum(digest);
-		args[5] = CStringGetTextDatum(blobpattern);
-		args[6] = BoolGetDatum(parsed.kind == VREG_OCI_BLOB);
-	}
-	else
-	{
-		args[4] = args[5] = args[6] = (Datum) 0;
-		argnulls[4] = argnulls[5] = argnulls[6] = 'n';
-	}
-
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "containers_vreg: SPI_connect failed: %s", SPI_result_code_string(rc));
-
-	if (is_digest)
-	{
-		if (resolve_digest_plan == NULL)
-			resolve_digest_plan = prepare_resolve_plan(resolve_digest_query);
-		plan = resolve_digest_plan;
-	}
-	else
-	{
-		if (resolve_tag_plan == NULL)
-			resolve_tag_plan = prepare_resolve_plan(resolve_tag_query);
-		plan = resolve_tag_plan;
-	}
-
-	rc = SPI_execute_plan(plan, args, argnulls, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "containers_vreg: resolve query failed: %s", SPI_result_code_string(rc));
-
-	if (SPI_processed == 0)
-		no_such_registry(group_id, registry_id);
-
-	{
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	rowdesc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		bool		stale;
-		MemoryContext spicxt;
-
-		(void) SPI_getbinval(row, rowdesc, 1, &isnull);
-		if (isnull)
-		{
-			/* miss: only result is set */
-			for (i = 1; i < RESOLVE_NCOLS; i++)
-			{
-				outvalues[i] = (Datum) 0;
-				outnulls[i] = true;
-			}
-			stale = false;
-		}
-		else
-		{
-			/* SPI columns 1..10 are the result columns 2..11 */
-			for (i = 1; i < RESOLVE_NCOLS; i++)
-				outvalues[i] = SPI_getbinval(row, rowdesc, i, &outnulls[i]);
-			stale = DatumGetBool(SPI_getbinval(row, rowdesc, RESOLVE_NCOLS, &isnull));
-			stale = stale && !isnull;
-		}
-		outvalues[0] = CStringGetTextDatum(outnulls[1] ? "miss" : stale ? "stale" : "hit");
-		outnulls[0] = false;
-
-		/* heap_form_tuple copies the values into the caller's memory */
-		spicxt = MemoryContextSwitchTo(callercxt);
-		outtuple = heap_form_tuple(outdesc, outvalues, outnulls);
-		MemoryContextSwitchTo(spicxt);
-	}
-
-	SPI_finish();
-	PG_RETURN_DATUM(HeapTupleGetDatum(outtuple));
+	/* 4. the planned query */
+	PG_RETURN_DATUM(HeapTupleGetDatum(resolve_planned(group_id, registry_id, &paths, outdesc)));
 }
 
 PG_FUNCTION_INFO_V1(containers_vreg_parse_request_path);
@@ -334,7 +318,8 @@ containers_vreg_parse_request_path(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid request path: %s", problem),
-				 errhint("Docker Hub names are limited to 255 characters including the library/ prefix.")));
+				 errhint("Docker Hub names are limited to %d characters including the library/ prefix.",
+						 VREG_OCI_MAX_NAME)));
 	vreg_oci_relative_path(&parsed, docker_hub, relpath);
 	values[0] = CStringGetTextDatum(relpath);
 	switch (parsed.kind)

@@ -903,6 +903,65 @@ can_improve(const EntryScan *es, int64 upstream_id)
 }
 
 /*
+ * The heap tuple of the current index entry (upstream link li): make it the
+ * best candidate if it is visible, live, of the requested kind, its
+ * upstream row is visible, and it beats the best so far (the earlier
+ * position first; in one upstream the exact path, then the lowest id).
+ */
+static void
+consider_entry(EntryScan *es, int li)
+{
+	const VregResolveRequest *req = es->req;
+	Link	   *link = &es->links[li];
+	TupleTableSlot *eslot = es->eslot;
+	const char *path;
+	bool		isnull;
+	text	   *rp;
+	bool		exact;
+	int64		id = 0;
+
+	if (!index_fetch_heap(es->escan, eslot))
+		return;
+	/* the index predicate says status = 0; the tuple must agree */
+	if (DatumGetInt16(slot_getattr(eslot, es->pi->att[E_STATUS], &isnull)) != 0 || isnull)
+		goto done;
+	rp = slot_text(eslot, es->pi->att[E_RELATIVE_PATH]);
+	if (req->digest != NULL &&
+		text_ends_with(rp, es->blob_suffix, es->blob_suffix_len) != req->is_blob)
+		goto done;				/* digest: same kind only */
+
+	/*
+	 * The upstream row is read once the entry could win: a link whose
+	 * upstream row is not visible is skipped, as the planned query's inner
+	 * join does.
+	 */
+	load_upstream(es->uscan, es->uslot, req->group_id, link->upstream_id, &link->up);
+	if (!link->up.visible)
+		goto done;
+	path = link->up.hub ? req->hubpath : req->relpath;
+	exact = text_equals(rp, path, strlen(path));
+	if (req->digest == NULL && !exact)
+		goto done;				/* cannot happen: the key is the path */
+	if (req->digest != NULL)
+		id = DatumGetInt64(slot_getattr(eslot, es->pi->att[E_ID], &isnull));
+
+	if (es->best.tuple == NULL ||
+		link->position < es->links[es->best.link].position ||
+		(exact && !es->best.exact) ||
+		(exact == es->best.exact && id < es->best.id))
+	{
+		if (es->best.tuple != NULL)
+			heap_freetuple(es->best.tuple);
+		es->best.tuple = ExecCopySlotHeapTuple(eslot);
+		es->best.link = li;
+		es->best.exact = exact;
+		es->best.id = id;
+	}
+done:
+	ExecClearTuple(eslot);
+}
+
+/*
  * One descent of the group's entry index with (group_id, key): every live
  * entry of that path (or digest) in every upstream of the group, ordered by
  * upstream_id. The upstream_id of each index tuple decides, before the heap
@@ -911,29 +970,24 @@ can_improve(const EntryScan *es, int64 upstream_id)
  * skipped; the scan stops as soon as no later index tuple can win.
  *
  * hub_form: for a tag whose Docker Hub form differs, the scan of relpath
- * counts only for other upstreams (false) and the scan of hubpath only for
- * Docker Hub upstreams (true); -1 when the path is the same for all.
+ * counts only for other upstreams (0) and the scan of hubpath only for
+ * Docker Hub upstreams (1); -1 when the path is the same for all.
  */
 static void
 scan_entries(EntryScan *es, Datum key, Oid collation, int hub_form)
 {
-	const VregResolveRequest *req = es->req;
 	ScanKeyData keys[2];
-	ItemPointer tid;
 
-	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[0], 1, es->req->group_id);
 	text_key(&keys[1], 2, collation, key);
 	index_rescan(es->escan, keys, 2, NULL, 0);
 
-	while ((tid = index_getnext_tid(es->escan, ForwardScanDirection)) != NULL)
+	while (index_getnext_tid(es->escan, ForwardScanDirection) != NULL)
 	{
 		bool		isnull;
 		int64		upstream_id;
 		int			li;
 		Link	   *link;
-		text	   *rp;
-		bool		exact;
-		int64		id;
 
 		upstream_id = DatumGetInt64(index_getattr(es->escan->xs_itup, 3,
 												  es->escan->xs_itupdesc, &isnull));
@@ -953,74 +1007,151 @@ scan_entries(EntryScan *es, Datum key, Oid collation, int hub_form)
 			continue;
 		if (hub_form >= 0)
 		{
-			load_upstream(es->uscan, es->uslot, req->group_id, upstream_id, &link->up);
+			load_upstream(es->uscan, es->uslot, es->req->group_id, upstream_id, &link->up);
 			if (!link->up.visible || link->up.hub != (hub_form == 1))
 				continue;
 		}
-
-		/* the heap tuple the index entry points to, if visible */
-		if (!index_fetch_heap(es->escan, es->eslot))
-			continue;
-		/* the index predicate says status = 0; the tuple must agree */
-		if (DatumGetInt16(slot_getattr(es->eslot, es->pi->att[E_STATUS], &isnull)) != 0 || isnull)
-		{
-			ExecClearTuple(es->eslot);
-			continue;
-		}
-		rp = slot_text(es->eslot, es->pi->att[E_RELATIVE_PATH]);
-		if (req->digest != NULL &&
-			text_ends_with(rp, es->blob_suffix, es->blob_suffix_len) != req->is_blob)
-		{
-			ExecClearTuple(es->eslot);
-			continue;			/* digest: same kind only */
-		}
-
-		/*
-		 * The upstream row is read once the entry could win: a link whose
-		 * upstream row is not visible is skipped, as the planned query's
-		 * inner join does.
-		 */
-		load_upstream(es->uscan, es->uslot, req->group_id, upstream_id, &link->up);
-		if (!link->up.visible)
-		{
-			ExecClearTuple(es->eslot);
-			continue;
-		}
-		if (req->digest == NULL)
-		{
-			const char *path = link->up.hub ? req->hubpath : req->relpath;
-
-			if (!text_equals(rp, path, strlen(path)))
-			{
-				ExecClearTuple(es->eslot);
-				continue;		/* cannot happen: the key is the path */
-			}
-			exact = true;
-			id = 0;
-		}
-		else
-		{
-			const char *path = link->up.hub ? req->hubpath : req->relpath;
-
-			exact = text_equals(rp, path, strlen(path));
-			id = DatumGetInt64(slot_getattr(es->eslot, es->pi->att[E_ID], &isnull));
-		}
-
-		/* the earlier position first; in one upstream the exact path, then the lowest id */
-		if (es->best.tuple == NULL ||
-			link->position < es->links[es->best.link].position ||
-			(exact && !es->best.exact) ||
-			(exact == es->best.exact && id < es->best.id))
-		{
-			if (es->best.tuple != NULL)
-				heap_freetuple(es->best.tuple);
-			es->best.tuple = ExecCopySlotHeapTuple(es->eslot);
-			es->best.link = li;
-			es->best.exact = exact;
-			es->best.id = id;
-		}
-		ExecClearTuple(es->eslot);
+		consider_entry(es, li);
 	}
+}
+
+/* The registry row through registries_pkey: does it exist? */
+static bool
+registry_exists(OpenRels *o, Snapshot snapshot, const VregResolveRequest *req)
+{
+	ScanKeyData keys[2];
+	TupleTableSlot *slot = table_slot_create(o->registries, NULL);
+	IndexScanDesc scan;
+	bool		found;
+
+	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[1], 2, req->registry_id);
+	scan = vreg_index_beginscan(o->registries, o->registries_pkey, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}
+
+/* The registry's links in position order, through registry_upstreams_position_key. */
+static Link *
+read_links(OpenRels *o, Snapshot snapshot, const VregResolveRequest *req, int *nlinks)
+{
+	ScanKeyData keys[2];
+	TupleTableSlot *slot = table_slot_create(o->links, NULL);
+	IndexScanDesc scan;
+	int			maxlinks = 8;
+	Link	   *links = palloc0(sizeof(Link) * maxlinks);
+
+	*nlinks = 0;
+	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[1], 2, req->registry_id);
+	scan = vreg_index_beginscan(o->links, o->links_position_key, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull1,
+					isnull2;
+		Datum		up = slot_getattr(slot, rels.link_upstream_id, &isnull1);
+		Datum		pos = slot_getattr(slot, rels.link_position, &isnull2);
+
+		if (isnull1 || isnull2)
+			continue;			/* NOT NULL columns: cannot happen */
+		if (*nlinks == maxlinks)
+		{
+			maxlinks *= 2;
+			links = repalloc(links, sizeof(Link) * maxlinks);
+		}
+		memset(&links[*nlinks], 0, sizeof(Link));
+		links[*nlinks].upstream_id = DatumGetInt64(up);
+		links[*nlinks].position = DatumGetInt16(pos);
+		(*nlinks)++;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return links;
+}
+
+/*
+ * One descent finds every candidate: for a digest, every live entry of the
+ * group with that digest; for a tag, the live entry of the path in every
+ * upstream (a second descent only for a tag whose Docker Hub form differs,
+ * and only while a link at an earlier position could still hold it).
+ */
+static void
+find_winner(EntryScan *es, const PartInfo *pi)
+{
+	const VregResolveRequest *req = es->req;
+
+	if (req->digest)
+	{
+		char	   *suffix = psprintf("/blobs/%s", req->digest);
+
+		es->blob_suffix = suffix;
+		es->blob_suffix_len = strlen(suffix);
+		scan_entries(es, CStringGetTextDatum(req->digest), pi->digest_collation, -1);
+	}
+	else if (strcmp(req->relpath, req->hubpath) == 0)
+		scan_entries(es, CStringGetTextDatum(req->relpath), pi->path_collation, -1);
+	else
+	{
+		scan_entries(es, CStringGetTextDatum(req->relpath), pi->path_collation, 0);
+		if (can_improve(es, PG_INT64_MIN))
+			scan_entries(es, CStringGetTextDatum(req->hubpath), pi->path_collation, 1);
+	}
+}
+
+/* The 11 result columns of the best candidate (or of a miss). */
+static void
+result_values(const EntryScan *es, const PartInfo *pi, TupleDesc edesc,
+			  Datum *values, bool *nulls)
+{
+	HeapTuple	winner = es->best.tuple;
+	bool		stale = false;
+	bool		isnull;
+	int			i;
+
+	memset(nulls, true, sizeof(bool) * 11);
+	memset(values, 0, sizeof(Datum) * 11);
+	nulls[0] = false;
+	if (winner == NULL)
+	{
+		values[0] = CStringGetTextDatum("miss");
+		return;
+	}
+	if (es->req->digest == NULL)
+		stale = tag_is_stale(DatumGetTimestampTz(heap_getattr(winner, pi->att[E_CHECKED_AT],
+															  edesc, &isnull)),
+							 es->links[es->best.link].up.hours);
+	values[0] = CStringGetTextDatum(stale ? "stale" : "hit");
+	values[1] = heap_getattr(winner, pi->att[E_ID], edesc, &nulls[1]);
+	values[2] = heap_getattr(winner, pi->att[E_UPSTREAM_ID], edesc, &nulls[2]);
+	values[3] = Int16GetDatum(es->links[es->best.link].position);
+	nulls[3] = false;
+	for (i = 0; i < (int) lengthof(result_tail); i++)
+		values[4 + i] = heap_getattr(winner, pi->att[result_tail[i]], edesc, &nulls[4 + i]);
+}
+
+/*
+ * Register the invalidation callback once, and switch to the scratch
+ * context, emptied (an error may have left something in it).
+ */
+static void
+scratch_begin(void)
+{
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(resolve_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	if (scratch_cxt == NULL)
+		scratch_cxt = AllocSetContextCreate(TopMemoryContext,
+											"containers_vreg resolve",
+											ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(scratch_cxt);
+	MemoryContextSwitchTo(scratch_cxt);
 }
 
 VregResolveScanResult
@@ -1029,19 +1160,13 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	MemoryContext callercxt = CurrentMemoryContext;
 	Snapshot	snapshot;
 	OpenRels	o;
-	ScanKeyData keys[2];
-	TupleTableSlot *slot;
-	IndexScanDesc scan;
 	Link	   *links;
 	int			nlinks = 0;
-	int			maxlinks = 8;
-	int			i;
 	Relation	prel = NULL;
 	Relation	eidx = NULL;
 	PartInfo	pi;
 	EntryScan	es;
 	bool		fallback = false;
-	bool		winner_stale = false;
 	Datum		values[11];
 	bool		nulls[11];
 
@@ -1053,69 +1178,22 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	if (!IsMVCCSnapshot(snapshot))
 		return VREG_RESOLVE_SCAN_FALLBACK;	/* one visible version per chain */
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(resolve_relcache_callback, (Datum) 0);
-		callback_registered = true;
-	}
-	if (scratch_cxt == NULL)
-		scratch_cxt = AllocSetContextCreate(TopMemoryContext,
-											"containers_vreg resolve",
-											ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(scratch_cxt);	/* left over by an error */
-	MemoryContextSwitchTo(scratch_cxt);
-
+	scratch_begin();
 	if (!open_rels(&o))
 	{
 		MemoryContextSwitchTo(callercxt);
 		return VREG_RESOLVE_SCAN_FALLBACK;
 	}
 
-	/* 1. the registry */
-	slot = table_slot_create(o.registries, NULL);
-	int8_key(&keys[0], 1, req->group_id);
-	int8_key(&keys[1], 2, req->registry_id);
-	scan = vreg_index_beginscan(o.registries, o.registries_pkey, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+	/* 1. the registry; 2. its links, in position order */
+	if (!registry_exists(&o, snapshot, req))
 	{
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
 		close_rels(&o);
 		MemoryContextSwitchTo(callercxt);
 		MemoryContextReset(scratch_cxt);
 		return VREG_RESOLVE_SCAN_NO_REGISTRY;
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-
-	/* 2. its links, in position order */
-	links = palloc0(sizeof(Link) * maxlinks);
-	slot = table_slot_create(o.links, NULL);
-	scan = vreg_index_beginscan(o.links, o.links_position_key, snapshot, 2, 0);
-	index_rescan(scan, keys, 2, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull1,
-					isnull2;
-		Datum		up = slot_getattr(slot, rels.link_upstream_id, &isnull1);
-		Datum		pos = slot_getattr(slot, rels.link_position, &isnull2);
-
-		if (isnull1 || isnull2)
-			continue;			/* NOT NULL columns: cannot happen */
-		if (nlinks == maxlinks)
-		{
-			maxlinks *= 2;
-			links = repalloc(links, sizeof(Link) * maxlinks);
-		}
-		memset(&links[nlinks], 0, sizeof(Link));
-		links[nlinks].upstream_id = DatumGetInt64(up);
-		links[nlinks].position = DatumGetInt16(pos);
-		nlinks++;
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
+	links = read_links(&o, snapshot, req, &nlinks);
 
 	/* 3. the group's partition and index, once there is something to probe */
 	if (nlinks > 0)
@@ -1141,65 +1219,14 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 			es.escan->xs_want_itup = true;	/* upstream_id before the heap */
 			es.uslot = table_slot_create(o.upstreams, NULL);
 			es.uscan = vreg_index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2, 0);
-		}
-	}
-
-	/*
-	 * 4. one descent finds every candidate: for a digest, every live entry
-	 * of the group with that digest; for a tag, the live entry of the path
-	 * in every upstream (a second descent only for a tag whose Docker Hub
-	 * form differs, and only while a link at an earlier position could
-	 * still hold it). The winner is the candidate of the link with the
-	 * lowest position.
-	 */
-	if (!fallback && nlinks > 0)
-	{
-		if (req->digest)
-		{
-			char	   *suffix = psprintf("/blobs/%s", req->digest);
-
-			es.blob_suffix = suffix;
-			es.blob_suffix_len = strlen(suffix);
-			scan_entries(&es, CStringGetTextDatum(req->digest), pi.digest_collation, -1);
-		}
-		else if (strcmp(req->relpath, req->hubpath) == 0)
-			scan_entries(&es, CStringGetTextDatum(req->relpath), pi.path_collation, -1);
-		else
-		{
-			scan_entries(&es, CStringGetTextDatum(req->relpath), pi.path_collation, 0);
-			if (can_improve(&es, PG_INT64_MIN))
-				scan_entries(&es, CStringGetTextDatum(req->hubpath), pi.path_collation, 1);
-		}
-		if (es.best.tuple != NULL && req->digest == NULL)
-		{
-			bool		isnull;
-			TupleDesc	edesc = RelationGetDescr(prel);
-
-			winner_stale = tag_is_stale(DatumGetTimestampTz(heap_getattr(es.best.tuple, pi.att[E_CHECKED_AT],
-																		 edesc, &isnull)),
-										links[es.best.link].up.hours);
+			/* 4. one descent; the winner is the link with the lowest position */
+			find_winner(&es, &pi);
 		}
 	}
 
 	/* 5. the result row, from the copy of the winning tuple */
-	memset(nulls, true, sizeof(nulls));
-	memset(values, 0, sizeof(values));
-	nulls[0] = false;
-	if (es.best.tuple == NULL)
-		values[0] = CStringGetTextDatum("miss");
-	else
-	{
-		TupleDesc	edesc = RelationGetDescr(prel);
-		HeapTuple	winner = es.best.tuple;
-
-		values[0] = CStringGetTextDatum(winner_stale ? "stale" : "hit");
-		values[1] = heap_getattr(winner, pi.att[E_ID], edesc, &nulls[1]);
-		values[2] = heap_getattr(winner, pi.att[E_UPSTREAM_ID], edesc, &nulls[2]);
-		values[3] = Int16GetDatum(links[es.best.link].position);
-		nulls[3] = false;
-		for (i = 0; i < (int) lengthof(result_tail); i++)
-			values[4 + i] = heap_getattr(winner, pi.att[result_tail[i]], edesc, &nulls[4 + i]);
-	}
+	if (!fallback)
+		result_values(&es, &pi, prel != NULL ? RelationGetDescr(prel) : NULL, values, nulls);
 
 	if (es.escan != NULL)
 	{
@@ -1213,16 +1240,10 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 		relation_close(prel, NoLock);
 	close_rels(&o);
 
-	if (fallback)
-	{
-		MemoryContextSwitchTo(callercxt);
-		MemoryContextReset(scratch_cxt);
-		return VREG_RESOLVE_SCAN_FALLBACK;
-	}
-
 	/* heap_form_tuple copies the values into the caller's memory */
 	MemoryContextSwitchTo(callercxt);
-	*result = heap_form_tuple(outdesc, values, nulls);
+	if (!fallback)
+		*result = heap_form_tuple(outdesc, values, nulls);
 	MemoryContextReset(scratch_cxt);
-	return VREG_RESOLVE_SCAN_DONE;
+	return fallback ? VREG_RESOLVE_SCAN_FALLBACK : VREG_RESOLVE_SCAN_DONE;
 }

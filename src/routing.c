@@ -49,6 +49,7 @@
 
 #include "containers_vreg.h"
 #include "routing.h"
+#include "vreg_common.h"
 
 /* Per-backend routing cache for one parent table. */
 typedef struct RouteCache
@@ -64,7 +65,6 @@ typedef struct RouteCache
 
 static RouteCache route_cache;
 static MemoryContext route_cxt = NULL;
-static Oid	cache_entries_oid = InvalidOid;
 static bool callback_registered = false;
 
 /*
@@ -84,15 +84,14 @@ static Oid	locked_parent = InvalidOid;
  */
 static Oid	checked_user = InvalidOid;
 
+/* Hooked into the extension's relcache callback (vreg_common.c). */
 static void
-route_relcache_callback(Datum arg, Oid relid)
+route_relcache_hook(Oid relid)
 {
 	if (!OidIsValid(relid) || relid == route_cache.parent)
 		route_cache.valid = false;
 	if (!OidIsValid(relid) || relid == locked_parent)
 		checked_user = InvalidOid;
-	if (!OidIsValid(relid) || relid == cache_entries_oid)
-		cache_entries_oid = InvalidOid;
 }
 
 static void
@@ -124,7 +123,7 @@ route_register_callback(void)
 {
 	if (callback_registered)
 		return;
-	CacheRegisterRelcacheCallback(route_relcache_callback, (Datum) 0);
+	vreg_on_relcache_invalidation(route_relcache_hook);
 	CacheRegisterSyscacheCallback(AUTHOID, route_roles_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, route_roles_callback, (Datum) 0);
 	RegisterXactCallback(route_xact_callback, NULL);
@@ -341,24 +340,6 @@ vreg_route_leaf_partition(Oid parent, int64 key)
 	return route_cache.slot_oid[slot];
 }
 
-static Oid
-cache_entries_relid(void)
-{
-	Oid			nsp;
-
-	route_register_callback();
-	if (OidIsValid(cache_entries_oid))
-		return cache_entries_oid;
-
-	nsp = get_namespace_oid(VREG_SCHEMA, false);
-	cache_entries_oid = get_relname_relid("cache_entries", nsp);
-	if (!OidIsValid(cache_entries_oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"%s.cache_entries\" does not exist", VREG_SCHEMA)));
-	return cache_entries_oid;
-}
-
 /*
  * cache_entry_partition(group_id bigint) -> regclass
  *
@@ -368,7 +349,7 @@ PG_FUNCTION_INFO_V1(containers_vreg_cache_entry_partition);
 Datum
 containers_vreg_cache_entry_partition(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_OID(vreg_route_partition(cache_entries_relid(), PG_GETARG_INT64(0),
+	PG_RETURN_OID(vreg_route_partition(vreg_relid("cache_entries", false), PG_GETARG_INT64(0),
 									   "cache_entry_partition"));
 }
 

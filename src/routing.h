@@ -1,15 +1,14 @@
 /*
  * routing.h
- *		Hash-partition and shard routing of a group's rows (DESIGN sections 5
- *		and 6).
+ *		Hash-partition and shard routing of a group's rows (docs/design.md,
+ *		"Partitions and scale").
  */
 #ifndef ROUTING_H
 #define ROUTING_H
 
 #include "postgres.h"
 
-/* Largest shard count cache_entry_shard() accepts (a power of two). */
-#define VREG_MAX_SHARDS 1024
+#include "vreg_limits.h"		/* VREG_MAX_SHARDS */
 
 /*
  * The 64-bit row hash PostgreSQL's hash partitioning computes for a one-column

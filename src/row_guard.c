@@ -15,7 +15,6 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/elog.h"
 
 #include "containers_vreg.h"
 #include "vreg_common.h"
@@ -25,18 +24,13 @@ static void
 refuse_change(Relation rel, HeapTuple oldtup, HeapTuple newtup, const char *colname)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
-	int			attnum = SPI_fnumber(tupdesc, colname);
+	AttrNumber	attnum = vreg_attnum(rel, colname);
 	Form_pg_attribute att;
 	Datum		oldval,
 				newval;
 	bool		oldnull,
 				newnull;
 
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"%s\" does not exist",
-						colname, RelationGetRelationName(rel))));
 	att = TupleDescAttr(tupdesc, attnum - 1);
 	oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
 	newval = heap_getattr(newtup, attnum, tupdesc, &newnull);
@@ -60,15 +54,13 @@ PG_FUNCTION_INFO_V1(containers_vreg_row_guard);
 Datum
 containers_vreg_row_guard(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "row_guard");
+	Relation	rel = trigdata->tg_relation;
 	HeapTuple	oldtup,
 				newtup;
 	int			i;
 	int			attnum;
 
-	vreg_trigger_check(fcinfo, "row_guard");
-	rel = trigdata->tg_relation;
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
 
@@ -107,60 +99,40 @@ PG_FUNCTION_INFO_V1(containers_vreg_registries_limit);
 Datum
 containers_vreg_registries_limit(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	static SPIPlanPtr plan = NULL;
-	Relation	rel;
-	HeapTuple	newtup;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "registries_limit");
+	static VregPlan count_plan = {
+		"SELECT pg_catalog.count(*) FROM containers_vreg.registries"
+		" WHERE group_id OPERATOR(pg_catalog.=) $1",
+		1, {INT8OID}
+	};
+	Relation	rel = trigdata->tg_relation;
+	HeapTuple	newtup = trigdata->tg_trigtuple;
 	bool		isnull;
 	Datum		group_id;
 	int64		count;
-	int			ret;
-	Oid			save_userid;
-	int			save_sec_context;
+	VregOwnerSwitch sw;
 
-	vreg_trigger_check(fcinfo, "registries_limit");
-	rel = trigdata->tg_relation;
-	newtup = trigdata->tg_trigtuple;
-	group_id = heap_getattr(newtup, SPI_fnumber(RelationGetDescr(rel), "group_id"),
-							RelationGetDescr(rel), &isnull);
+	group_id = heap_getattr(newtup, vreg_attnum(rel, "group_id"), RelationGetDescr(rel), &isnull);
 	if (isnull)
 		return PointerGetDatum(newtup);	/* NOT NULL constraint reports it */
 
 	vreg_lock_group_key(DatumGetInt64(group_id), VREG_LOCKCLASS_REGISTRIES_OF_GROUP);
 
-	/* An error on the way restores the user at (sub)transaction abort. */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (plan == NULL)
-	{
-		Oid			argtypes[1] = {INT8OID};
-		SPIPlanPtr	p = SPI_prepare("SELECT pg_catalog.count(*) FROM containers_vreg.registries"
-									" WHERE group_id OPERATOR(pg_catalog.=) $1",
-									1, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		plan = p;
-	}
-	ret = SPI_execute_snapshot(plan, &group_id, NULL,
-							   GetLatestSnapshot(), InvalidSnapshot,
-							   false, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "counting registries failed: %s", SPI_result_code_string(ret));
-	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	vreg_become_owner(rel, &sw);
+	vreg_spi_connect();
+	if (vreg_spi_run(&count_plan, &group_id, NULL, VREG_SPI_LATEST, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "counting the registries of group %lld failed",
+			 (long long) DatumGetInt64(group_id));
+	count = vreg_spi_int64(0, 1);
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	vreg_restore_user(&sw);
 
 	if (count >= VREG_MAX_REGISTRIES_PER_GROUP)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("group " INT64_FORMAT " already has %d registries, the limit",
-						DatumGetInt64(group_id), VREG_MAX_REGISTRIES_PER_GROUP),
+				 errmsg("group %lld already has %d registries, the limit",
+						(long long) DatumGetInt64(group_id), VREG_MAX_REGISTRIES_PER_GROUP),
 				 errdetail("A group may have at most %d registries.", VREG_MAX_REGISTRIES_PER_GROUP),
 				 errhint("Delete a registry of the group before creating another."),
 				 errtable(rel)));
@@ -179,40 +151,32 @@ PG_FUNCTION_INFO_V1(containers_vreg_cache_entries_status_guard);
 Datum
 containers_vreg_cache_entries_status_guard(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	tupdesc;
-	int			attnum;
+	TriggerData *trigdata = vreg_trigger_check(fcinfo, "cache_entries_status_guard");
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	AttrNumber	attnum = vreg_attnum(rel, "status");
 	bool		oldnull,
 				newnull;
 	Datum		oldval,
 				newval;
 
-	vreg_trigger_check(fcinfo, "cache_entries_status_guard");
-	rel = trigdata->tg_relation;
-	tupdesc = RelationGetDescr(rel);
-	attnum = SPI_fnumber(tupdesc, "status");
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"status\" of relation \"%s\" does not exist",
-						RelationGetRelationName(rel))));
 	oldval = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &oldnull);
 	newval = heap_getattr(trigdata->tg_newtuple, attnum, tupdesc, &newnull);
-	if (!oldnull && !newnull && DatumGetInt16(oldval) != 0 && DatumGetInt16(newval) == 0)
+	if (!oldnull && !newnull && DatumGetInt16(oldval) != VREG_STATUS_LIVE &&
+		DatumGetInt16(newval) == VREG_STATUS_LIVE)
 	{
 		bool		isnull;
 		int64		group_id = DatumGetInt64(heap_getattr(trigdata->tg_trigtuple,
-														  SPI_fnumber(tupdesc, "group_id"),
+														  vreg_attnum(rel, "group_id"),
 														  tupdesc, &isnull));
 		int64		entry_id = DatumGetInt64(heap_getattr(trigdata->tg_trigtuple,
-														  SPI_fnumber(tupdesc, "id"),
+														  vreg_attnum(rel, "id"),
 														  tupdesc, &isnull));
 
 		ereport(ERROR,
 				(errcode(ERRCODE_CHECK_VIOLATION),
-				 errmsg("cache entry " INT64_FORMAT " of group " INT64_FORMAT " cannot become live again (status %d)",
-						entry_id, group_id, (int) DatumGetInt16(oldval)),
+				 errmsg("cache entry %lld of group %lld cannot become live again (status %d)",
+						(long long) entry_id, (long long) group_id, (int) DatumGetInt16(oldval)),
 				 errdetail("An entry that left the live state is being destroyed, and its object may already be deleted."),
 				 errhint("Store the file again with upsert_cache_entry(): it creates a new live entry with a new object_storage_key."),
 				 errtable(rel)));

@@ -39,18 +39,16 @@
 #include "url_check.h"
 #include "vreg_common.h"
 
-/* The upstreams.url length limit (its own CHECK reports longer urls). */
-#define UPSTREAM_URL_MAX_CHARS 255
 
 static void
 report_url_problem(const char *problem)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_CHECK_VIOLATION),
-			 errmsg("invalid upstream url: %s", problem),
+			 errmsg("invalid upstream URL: %s", problem),
 			 vreg_url_problem_is_local(problem) ?
-			 errhint("An upstream url is http:// or https:// followed by a public host name or address, an optional port and path, and no user name or password. A superuser can accept hosts on this machine or a private network with containers_vreg.allow_local_upstreams = on.") :
-			 errhint("An upstream url is http:// or https:// followed by a public host name or address, an optional port and path, and no user name or password.")));
+			 errhint("An upstream URL is http:// or https:// followed by a public host name or address, an optional port and path, and no user name or password. A superuser can accept hosts on this machine or a private network with containers_vreg.allow_local_upstreams = on.") :
+			 errhint("An upstream URL is http:// or https:// followed by a public host name or address, an optional port and path, and no user name or password.")));
 }
 
 PG_FUNCTION_INFO_V1(containers_vreg_check_upstream_url);
@@ -100,12 +98,7 @@ containers_vreg_upstreams_url_network(PG_FUNCTION_ARGS)
 		return PointerGetDatum(newtup);
 
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	attnum = SPI_fnumber(tupdesc, "url");
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"url\" of relation \"%s\" does not exist",
-						RelationGetRelationName(trigdata->tg_relation))));
+	attnum = vreg_attnum(trigdata->tg_relation, "url");
 	value = heap_getattr(newtup, attnum, tupdesc, &isnull);
 	if (isnull)
 		return PointerGetDatum(newtup);	/* NOT NULL reports it */
@@ -122,7 +115,7 @@ containers_vreg_upstreams_url_network(PG_FUNCTION_ARGS)
 
 	url = DatumGetTextPP(value);
 	/* too long: the length CHECK reports it first, as without this trigger */
-	if (pg_mbstrlen_with_len(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url)) > UPSTREAM_URL_MAX_CHARS)
+	if (pg_mbstrlen_with_len(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url)) > VREG_MAX_URL_CHARS)
 		return PointerGetDatum(newtup);
 	problem = vreg_url_problem(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url));
 	if (vreg_url_problem_is_local(problem))

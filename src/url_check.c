@@ -1,6 +1,6 @@
 /*
  * url_check.c
- *		Upstream URL rules (DESIGN section 3, upstreams.url), in pure C.
+ *		Upstream URL rules (docs/design.md, "Upstream URLs"), in pure C.
  *
  * No server headers: a standalone test or a libFuzzer target links this file
  * as it is. The input is a byte buffer of any length that need not be
@@ -121,21 +121,30 @@ check_characters(const unsigned char *u, size_t len)
 		unsigned char c = u[i];
 
 		if (c == '\0')
-			return "the url contains a nul byte";
+			return "the URL contains a NUL byte";
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
-			return "the url contains whitespace";
+			return "the URL contains whitespace";
 		if (c < 0x20 || c == 0x7f)
-			return "the url contains a control character";
+			return "the URL contains a control character";
 		if (c >= 0x80)
-			return "the url contains a non-ascii character (give an international domain name in punycode)";
+			return "the URL contains a non-ASCII character (give an international domain name in punycode)";
 		if (c == '%')
-			return "the url contains a percent sign (percent-encoding and ipv6 zone ids are not accepted)";
+			return "the URL contains a percent sign (percent-encoding and IPv6 zone IDs are not accepted)";
 		if (c == '\\' || c == '"' || c == '<' || c == '>' || c == '^' ||
 			c == '`' || c == '{' || c == '|' || c == '}')
-			return "the url contains a character that is not allowed in a url";
+			return "the URL contains a character that is not allowed in a URL";
 	}
 	return NULL;
 }
+
+/*
+ * The reasons that containers_vreg.allow_local_upstreams can lift: named
+ * once, so that vreg_url_problem_is_local() cannot drift from them.
+ */
+static const char local_localhost[] = "the host is localhost";
+static const char local_loopback[] = "the host is a loopback address";
+static const char local_private[] = "the host is a private address";
+static const char local_shared[] = "the host is a shared (carrier-grade NAT) address";
 
 /* ---------------------------------------------------------------------------
  * Address classes
@@ -147,13 +156,13 @@ ipv4_problem(uint32_t a)
 	if ((a >> 24) == 0)
 		return "the host is an unspecified address";	/* 0.0.0.0/8 */
 	if ((a >> 24) == 127)
-		return "the host is a loopback address";	/* 127.0.0.0/8 */
+		return local_loopback;	/* 127.0.0.0/8 */
 	if ((a >> 24) == 10 ||		/* 10.0.0.0/8 */
 		(a >> 20) == 0xAC1 ||	/* 172.16.0.0/12 */
 		(a >> 16) == 0xC0A8)	/* 192.168.0.0/16 */
-		return "the host is a private address";
+		return local_private;
 	if ((a >> 22) == (0x6440 >> 6)) /* 100.64.0.0/10 */
-		return "the host is a shared (carrier-grade nat) address";
+		return local_shared;
 	if ((a >> 16) == 0xA9FE)	/* 169.254.0.0/16 */
 		return "the host is a link-local address";
 	if ((a >> 28) == 0xE)		/* 224.0.0.0/4 */
@@ -181,14 +190,14 @@ ipv6_problem(const unsigned char *b)
 	if (memcmp(b, zero, 16) == 0)
 		return "the host is an unspecified address";	/* :: */
 	if (memcmp(b, zero, 15) == 0 && b[15] == 1)
-		return "the host is a loopback address";	/* ::1 */
+		return local_loopback;	/* ::1 */
 	if (b[0] == 0xff)
 		return "the host is a multicast address";	/* ff00::/8 */
 	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
 		return "the host is a link-local address";	/* fe80::/10 */
 	if ((b[0] & 0xfe) == 0xfc ||	/* fc00::/7 unique local */
 		(b[0] == 0xfe && (b[1] & 0xc0) == 0xc0))	/* fec0::/10 site-local */
-		return "the host is a private address";
+		return local_private;
 
 	/* ::a.b.c.d (compatible) and ::ffff:a.b.c.d (mapped): first 80 bits zero */
 	if (memcmp(b, zero, 10) == 0)
@@ -204,7 +213,7 @@ ipv6_problem(const unsigned char *b)
 	if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
 	{
 		if (b[4] == 0x00 && b[5] == 0x01)
-			return "the host is a private address"; /* 64:ff9b:1::/48 local-use */
+			return local_private; /* 64:ff9b:1::/48 local-use */
 		for (i = 4; i < 12; i++)
 			if (b[i] != 0)
 				return "the host is a reserved address";
@@ -343,11 +352,11 @@ check_ipv6_literal(const char *h, size_t len)
 
 	/* the longest textual IPv6 address is 45 characters */
 	if (len == 0 || len > 45)
-		return "the host is not a valid ipv6 address";
+		return "the host is not a valid IPv6 address";
 	memcpy(buf, h, len);
 	buf[len] = '\0';
 	if (inet_pton(AF_INET6, buf, addr) != 1)
-		return "the host is not a valid ipv6 address";
+		return "the host is not a valid IPv6 address";
 	return ipv6_problem(addr);
 }
 
@@ -360,7 +369,7 @@ check_name_or_ipv4(const char *h, size_t len)
 	uint32_t	v4;
 
 	if (len == 0)
-		return "the url has no host";
+		return "the URL has no host";
 	/* one trailing dot is the root of the DNS tree: "example.com." */
 	if (h[len - 1] == '.')
 		len--;
@@ -374,7 +383,7 @@ check_name_or_ipv4(const char *h, size_t len)
 	if (part_looks_numeric(h + last_start, len - last_start))
 	{
 		if (!parse_ipv4(h, len, &v4))
-			return "the host is not a valid ipv4 address";
+			return "the host is not a valid IPv4 address";
 		return ipv4_problem(v4);
 	}
 
@@ -403,7 +412,7 @@ check_name_or_ipv4(const char *h, size_t len)
 	/* localhost and *.localhost (RFC 6761), any case */
 	if (equals_ci(h, len, "localhost") ||
 		(len > 10 && equals_ci(h + len - 10, 10, ".localhost")))
-		return "the host is localhost";
+		return local_localhost;
 	return NULL;
 }
 
@@ -422,10 +431,10 @@ int
 vreg_url_problem_is_local(const char *problem)
 {
 	return problem != NULL &&
-		(strcmp(problem, "the host is localhost") == 0 ||
-		 strcmp(problem, "the host is a loopback address") == 0 ||
-		 strcmp(problem, "the host is a private address") == 0 ||
-		 strcmp(problem, "the host is a shared (carrier-grade nat) address") == 0);
+		(strcmp(problem, local_localhost) == 0 ||
+		 strcmp(problem, local_loopback) == 0 ||
+		 strcmp(problem, local_private) == 0 ||
+		 strcmp(problem, local_shared) == 0);
 }
 
 const char *
@@ -450,7 +459,7 @@ vreg_url_problem(const char *url, size_t len)
 	size_t		i;
 
 	if (url == NULL || len == 0)
-		return "the url is empty";
+		return "the URL is empty";
 	problem = check_characters(u, len);
 	if (problem != NULL)
 		return problem;
@@ -469,10 +478,10 @@ vreg_url_problem(const char *url, size_t len)
 		if (u[auth_end] == '/' || u[auth_end] == '?' || u[auth_end] == '#')
 			break;
 	if (auth_end == auth_start)
-		return "the url has no host";
+		return "the URL has no host";
 	for (i = auth_start; i < auth_end; i++)
 		if (u[i] == '@')
-			return "the url contains a user name or password";
+			return "the URL contains a user name or password";
 
 	/* host and optional port */
 	if (u[auth_start] == '[')
@@ -480,10 +489,10 @@ vreg_url_problem(const char *url, size_t len)
 		for (host_end = auth_start; host_end < auth_end && u[host_end] != ']'; host_end++)
 			;
 		if (host_end == auth_end)
-			return "the host is not a valid ipv6 address";
+			return "the host is not a valid IPv6 address";
 		host_end++;				/* past ']' */
 		if (host_end < auth_end && u[host_end] != ':')
-			return "the host is not a valid ipv6 address";
+			return "the host is not a valid IPv6 address";
 	}
 	else
 	{
@@ -491,7 +500,7 @@ vreg_url_problem(const char *url, size_t len)
 			;
 	}
 	if (host_end == auth_start)
-		return "the url has no host";
+		return "the URL has no host";
 	if (host_end < auth_end)
 	{
 		/* ":" port: 1..65535, digits only, leading zeros allowed */

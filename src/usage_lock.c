@@ -14,6 +14,7 @@
 #include "fmgr.h"
 
 #include "containers_vreg.h"
+#include "vreg_common.h"
 
 PG_FUNCTION_INFO_V1(containers_vreg_lock_group_usage);
 
@@ -25,10 +26,6 @@ PG_FUNCTION_INFO_V1(containers_vreg_lock_group_usage);
 Datum
 containers_vreg_lock_group_usage(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("group_id must not be null")));
-	vreg_lock_group_key(PG_GETARG_INT64(0), VREG_LOCKCLASS_USAGE_OF_GROUP);
+	vreg_lock_group_key(vreg_arg_int64(fcinfo, 0, "group_id"), VREG_LOCKCLASS_USAGE_OF_GROUP);
 	PG_RETURN_VOID();
 }

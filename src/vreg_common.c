@@ -1,8 +1,13 @@
 /*
  * vreg_common.c
- *		The trigger-context check every trigger function of the extension runs
- *		first (see vreg_common.h), for C trigger functions and, through
- *		check_trigger_context(), for the PL/pgSQL ones.
+ *		One helper per job (see vreg_common.h): the trigger-context check, the
+ *		argument and not-found errors, column lookup, SPI plans, running as
+ *		the table's owner, and the cached OIDs of the extension's relations
+ *		with the one relcache callback of the extension.
+ *
+ * The trigger-context check is what every trigger function of the extension
+ * runs first, the C ones directly and the PL/pgSQL ones through
+ * check_trigger_context().
  *
  * The table below is the one place that says, for each trigger function,
  * which of the extension's tables it is made for and when it fires. A
@@ -11,8 +16,9 @@
  * own that uses the SECURITY DEFINER credentials trigger to compute
  * fingerprints or seal envelopes with the extension owner's rights.
  *
- * The extension's tables are looked up in the schema of the function being
- * run, which is the extension's schema. Row triggers on the partitioned
+ * The extension's tables are looked up in the extension's (fixed) schema,
+ * through the per-backend OID cache at the end of this file. Row triggers on
+ * the partitioned
  * cache_entries are cloned onto its partitions, so a partition of a table
  * (at any depth) counts as that table; which relations are partitions of which
  * is cached per backend and forgotten at every relcache invalidation (ATTACH
@@ -20,17 +26,22 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "containers_vreg.h"
 #include "vreg_common.h"
 
 #define EV_INSERT	TRIGGER_TYPE_INSERT
@@ -76,10 +87,10 @@ static const VregTriggerSpec trigger_specs[] = {
  * Errors (all 39P01; none returns)
  * --------------------------------------------------------------------- */
 
-static void refuse_no_spec(const char *funcname) pg_attribute_noreturn();
-static void refuse_not_trigger(const char *funcname) pg_attribute_noreturn();
-static void refuse_relation(const VregTriggerSpec *spec, Oid relid) pg_attribute_noreturn();
-static void refuse_when(const VregTriggerSpec *spec, Oid relid, int16 got) pg_attribute_noreturn();
+static pg_noreturn void refuse_no_spec(const char *funcname);
+static pg_noreturn void refuse_not_trigger(const char *funcname);
+static pg_noreturn void refuse_relation(const VregTriggerSpec *spec, Oid relid);
+static pg_noreturn void refuse_when(const VregTriggerSpec *spec, Oid relid, int16 got);
 
 /* "BEFORE INSERT OR UPDATE FOR EACH ROW" */
 static void
@@ -196,10 +207,9 @@ typedef struct PartitionOf
 static PartitionOf partcache[PARTCACHE_SIZE];
 static int	partcache_used = 0;
 static int	partcache_next = 0;
-static bool partcache_callback_registered = false;
 
 static void
-partcache_invalidate(Datum arg, Oid relid)
+partcache_invalidate(Oid relid)
 {
 	partcache_used = 0;
 	partcache_next = 0;
@@ -231,11 +241,7 @@ is_partition_of(Oid relid, Oid ancestor)
 	list_free(ancestors);
 	if (found)
 	{
-		if (!partcache_callback_registered)
-		{
-			CacheRegisterRelcacheCallback(partcache_invalidate, (Datum) 0);
-			partcache_callback_registered = true;
-		}
+		vreg_on_relcache_invalidation(partcache_invalidate);
 		partcache[partcache_next].relid = relid;
 		partcache[partcache_next].ancestor = ancestor;
 		partcache_next = (partcache_next + 1) % PARTCACHE_SIZE;
@@ -261,12 +267,12 @@ find_spec(const char *funcname)
 }
 
 /*
- * Refuse (39P01) unless relid is one of spec's tables in schema nsp, or a
+ * Refuse (39P01) unless relid is one of spec's tables of the extension, or a
  * partition of one, and got (TRIGGER_TYPE_* bits of this firing: timing,
  * level, one event) is what spec is made for.
  */
 static void
-check_context(const VregTriggerSpec *spec, Oid nsp, Oid relid, int16 got)
+check_context(const VregTriggerSpec *spec, Oid relid, int16 got)
 {
 	Oid			targets[lengthof(spec->tables)];
 	int			ntargets = 0;
@@ -275,7 +281,7 @@ check_context(const VregTriggerSpec *spec, Oid nsp, Oid relid, int16 got)
 
 	for (i = 0; spec->tables[i] != NULL; i++)
 	{
-		Oid			target = get_relname_relid(spec->tables[i], nsp);
+		Oid			target = vreg_relid(spec->tables[i], true);
 
 		if (!OidIsValid(target))
 			continue;
@@ -323,8 +329,7 @@ vreg_trigger_check(FunctionCallInfo fcinfo, const char *funcname)
 		got |= EV_DELETE;
 	else if (TRIGGER_FIRED_BY_TRUNCATE(ev))
 		got |= EV_TRUNCATE;
-	check_context(spec, get_func_namespace(fcinfo->flinfo->fn_oid),
-				  RelationGetRelid(trigdata->tg_relation), got);
+	check_context(spec, RelationGetRelid(trigdata->tg_relation), got);
 	return trigdata;
 }
 
@@ -375,7 +380,270 @@ containers_vreg_check_trigger_context(PG_FUNCTION_ARGS)
 	op = word_type(PG_GETARG_TEXT_PP(4), ops, op_bits, lengthof(ops));
 	if (when < 0 || level < 0 || op < 0)
 		refuse_not_trigger(spec->funcname);
-	check_context(spec, get_func_namespace(fcinfo->flinfo->fn_oid), PG_GETARG_OID(1),
-				  when | level | op);
+	check_context(spec, PG_GETARG_OID(1), when | level | op);
 	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * Errors, one wording per condition
+ * --------------------------------------------------------------------- */
+
+void
+vreg_refuse_null(const char *argname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("%s must not be NULL", argname)));
+	pg_unreachable();
+}
+
+int64
+vreg_arg_int64(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		vreg_refuse_null(argname);
+	return PG_GETARG_INT64(argno);
+}
+
+void
+vreg_registry_not_found(int64 group_id, int64 registry_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("registry %lld of group %lld does not exist",
+					(long long) registry_id, (long long) group_id)));
+	pg_unreachable();
+}
+
+void
+vreg_upstream_not_found(int64 group_id, int64 upstream_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("upstream %lld of group %lld does not exist",
+					(long long) upstream_id, (long long) group_id)));
+	pg_unreachable();
+}
+
+void
+vreg_link_not_found(int64 group_id, int64 registry_id, int64 upstream_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("upstream %lld is not linked to registry %lld of group %lld",
+					(long long) upstream_id, (long long) registry_id, (long long) group_id),
+			 errhint("containers_vreg.registry_upstreams() lists the registry's upstreams.")));
+	pg_unreachable();
+}
+
+/* ---------------------------------------------------------------------
+ * Columns
+ * --------------------------------------------------------------------- */
+
+AttrNumber
+vreg_attnum(Relation rel, const char *colname)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), colname);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						colname, RelationGetRelationName(rel))));
+	return (AttrNumber) attnum;
+}
+
+/* ---------------------------------------------------------------------
+ * SPI
+ * --------------------------------------------------------------------- */
+
+void
+vreg_spi_connect(void)
+{
+	int			rc = SPI_connect();
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+static SPIPlanPtr
+plan_prepared(VregPlan *p)
+{
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->cursor_options);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", p->sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed for \"%s\"", p->sql);
+		p->plan = plan;
+	}
+	return p->plan;
+}
+
+int
+vreg_spi_run(VregPlan *p, Datum *values, const char *nulls, VregSnapshot snap,
+			 long tcount)
+{
+	SPIPlanPtr	plan = plan_prepared(p);
+	Snapshot	crosscheck = InvalidSnapshot;
+	int			rc;
+
+	switch (snap)
+	{
+		case VREG_SPI_READ:
+		case VREG_SPI_WRITE:
+			rc = SPI_execute_plan(plan, values, nulls, snap == VREG_SPI_READ, tcount);
+			break;
+		case VREG_SPI_LATEST_WRITE:
+			if (IsolationUsesXactSnapshot())
+			{
+				CommandCounterIncrement();
+				crosscheck = GetTransactionSnapshot();
+			}
+			/* FALLTHROUGH */
+		default:
+			rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+									  crosscheck, false, true, tcount);
+			break;
+	}
+	if (rc < 0)
+		elog(ERROR, "running \"%s\" failed: %s", p->sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+int64
+vreg_spi_int64(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+int16
+vreg_spi_int16(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt16(d);
+}
+
+/* ---------------------------------------------------------------------
+ * Running as the table's owner
+ * --------------------------------------------------------------------- */
+
+void
+vreg_become_owner(Relation rel, VregOwnerSwitch *sw)
+{
+	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   sw->save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_NOFORCE_RLS);
+}
+
+void
+vreg_restore_user(const VregOwnerSwitch *sw)
+{
+	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+}
+
+/* ---------------------------------------------------------------------
+ * The extension's relations by name, and the one relcache callback
+ * --------------------------------------------------------------------- */
+
+#define RELID_CACHE_SIZE 32
+#define MAX_HOOKS 8
+
+typedef struct NamedRelid
+{
+	NameData	name;
+	Oid			relid;			/* InvalidOid: free slot */
+} NamedRelid;
+
+static NamedRelid relid_cache[RELID_CACHE_SIZE];
+static VregRelcacheHook hooks[MAX_HOOKS];
+static int	nhooks = 0;
+static bool callbacks_registered = false;
+
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < RELID_CACHE_SIZE; i++)
+		if (!OidIsValid(relid) || relid_cache[i].relid == relid)
+			relid_cache[i].relid = InvalidOid;
+	for (i = 0; i < nhooks; i++)
+		hooks[i] (relid);
+}
+
+/* A schema renamed or dropped: every cached name may mean something else. */
+static void
+namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	relcache_callback((Datum) 0, InvalidOid);
+}
+
+static void
+register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, namespace_callback, (Datum) 0);
+	callbacks_registered = true;
+}
+
+void
+vreg_on_relcache_invalidation(VregRelcacheHook hook)
+{
+	int			i;
+
+	register_callbacks();
+	for (i = 0; i < nhooks; i++)
+		if (hooks[i] == hook)
+			return;
+	if (nhooks >= MAX_HOOKS)
+		elog(ERROR, "too many relcache hooks");
+	hooks[nhooks++] = hook;
+}
+
+Oid
+vreg_relid(const char *relname, bool missing_ok)
+{
+	Oid			relid;
+	int			i,
+				free_slot = -1;
+
+	register_callbacks();
+	for (i = 0; i < RELID_CACHE_SIZE; i++)
+	{
+		if (!OidIsValid(relid_cache[i].relid))
+		{
+			if (free_slot < 0)
+				free_slot = i;
+		}
+		else if (strcmp(NameStr(relid_cache[i].name), relname) == 0)
+			return relid_cache[i].relid;
+	}
+	relid = get_relname_relid(relname, get_namespace_oid(VREG_SCHEMA, missing_ok));
+	if (!OidIsValid(relid))
+	{
+		if (missing_ok)
+			return InvalidOid;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist", VREG_SCHEMA, relname)));
+	}
+	if (free_slot >= 0)
+	{
+		namestrcpy(&relid_cache[free_slot].name, relname);
+		relid_cache[free_slot].relid = relid;
+	}
+	return relid;
 }

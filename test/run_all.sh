@@ -11,6 +11,10 @@
 # a script's output) only for a group that failed, or for every group with
 # V=1 (make test V=1). The last line is `N passed, N failed`, or
 # `N passed, N failed, N skipped` when tests were skipped: CI reads it.
+#
+# ONLY="group ..." (make test ONLY="pg_regress upgrade") runs just those
+# groups (harness, pg_regress, isolation, or a test/scripts name) on the same
+# set-up: a quick loop while developing; CI always runs everything.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -39,6 +43,8 @@ setup_failed() {
   exit 1
 }
 secs() { echo "in $(( SECONDS - $1 )) s"; }
+ONLY=${ONLY:-}
+wanted() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 # ---- build and install --------------------------------------------------------
 t=$SECONDS
@@ -90,8 +96,10 @@ tap_group() {
 
 # The harness itself: a checkout the server's OS user cannot enter.
 t=$SECONDS
-bash test/harness/selftest.sh >"$LOGS/harness.log" 2>&1
-tap_group harness "$LOGS/harness.log" $? "$t"
+if wanted harness; then
+  bash test/harness/selftest.sh >"$LOGS/harness.log" 2>&1
+  tap_group harness "$LOGS/harness.log" $? "$t"
+fi
 
 # ---- pg_regress and isolation -------------------------------------------------
 # pg_regress_group NAME LOG RC DIFFS: "test x ... ok" / "... FAILED" lines
@@ -117,16 +125,21 @@ pg_regress_group() {
 rm -rf results output_iso regression.diffs regression.out
 t=$SECONDS
 # KEYRING_MISSING= : this cluster has the keyring, so every test runs (see Makefile)
-make installcheck ISOLATION= KEYRING_MISSING= PG_CONFIG="$PGC_PG_CONFIG" >"$LOGS/pg_regress.log" 2>&1
-pg_regress_group pg_regress "$LOGS/pg_regress.log" $? regression.diffs "$t"
+if wanted pg_regress; then
+  make installcheck ISOLATION= KEYRING_MISSING= PG_CONFIG="$PGC_PG_CONFIG" >"$LOGS/pg_regress.log" 2>&1
+  pg_regress_group pg_regress "$LOGS/pg_regress.log" $? regression.diffs "$t"
+fi
 t=$SECONDS
-make installcheck REGRESS= PG_CONFIG="$PGC_PG_CONFIG" >"$LOGS/isolation.log" 2>&1
-pg_regress_group isolation "$LOGS/isolation.log" $? output_iso/regression.diffs "$t"
+if wanted isolation; then
+  make installcheck REGRESS= PG_CONFIG="$PGC_PG_CONFIG" >"$LOGS/isolation.log" 2>&1
+  pg_regress_group isolation "$LOGS/isolation.log" $? output_iso/regression.diffs "$t"
+fi
 
 # ---- scripted tests -----------------------------------------------------------
 for s in test/scripts/*.sh; do
   [ -e "$s" ] || continue
   name=$(basename "$s" .sh)
+  wanted "$name" || continue
   t=$SECONDS
   bash "$s" >"$LOGS/script-$name.log" 2>&1
   tap_group "$name" "$LOGS/script-$name.log" $? "$t"

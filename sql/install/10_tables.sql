@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Tables (DESIGN section 3). group_id leads every key; ids come from one
+-- Tables (docs/design.md, "Tables and columns"). group_id leads every key; ids come from one
 -- sequence per table (not identity columns, so that a row inserted straight
 -- into a cache_entries partition gets an id too).
 -- ---------------------------------------------------------------------------
@@ -16,7 +16,7 @@ RETURNS void
   AS 'MODULE_PATHNAME', 'containers_vreg_check_trigger_context'
   LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.check_trigger_context(text, oid, text, text, text) IS
-  'check_trigger_context(trigger_function text, relid oid, tg_when text, tg_level text, tg_op text) -> void. Internal: the first statement of every PL/pgSQL trigger function of the extension, called with its own name and TG_RELID, TG_WHEN, TG_LEVEL, TG_OP. Returns nothing when trigger_function is fired as the trigger the extension defines for it: relid is its table in this schema or a partition of that table (at any depth), and timing, level and event are the ones it is made for. Errors, all SQLSTATE 39P01 (trigger_protocol_violated): another relation (the message names it and the detail the table, timing, level and events it is made for); another timing, level or event; an unknown trigger_function; a NULL argument or a word that is not a TG_WHEN, TG_LEVEL or TG_OP value. Not executable by PUBLIC. Rule: a trigger function of the extension, some of them SECURITY DEFINER, acts only in the triggers the extension creates, never on a relation of someone else''s choosing.';
+  'check_trigger_context(trigger_function text, relid oid, tg_when text, tg_level text, tg_op text) -> void. Internal: the first statement of every PL/pgSQL trigger function of the extension, called with its own name, TG_RELID, TG_WHEN, TG_LEVEL and TG_OP; returns when the function fires as the trigger the extension defines for it (on its table or a partition of it, at its timing, level and event). Errors, all 39P01: another relation, timing, level or event, an unknown function, a NULL or unknown word; so a trigger function, some SECURITY DEFINER, never acts on a relation of someone else''s choosing.';
 REVOKE ALL ON FUNCTION @extschema@.check_trigger_context(text, oid, text, text, text) FROM PUBLIC;
 
 -- Generic row trigger in C: moves updated_at on every UPDATE and refuses a
@@ -24,7 +24,7 @@ REVOKE ALL ON FUNCTION @extschema@.check_trigger_context(text, oid, text, text, 
 CREATE FUNCTION @extschema@.row_guard() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_row_guard' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.row_guard() IS
-  'Trigger (internal): BEFORE UPDATE row trigger on registries, upstreams, registry_upstreams and cache_entries that sets updated_at = now() and refuses (SQLSTATE 23514) a change of group_id or of any column named in the trigger arguments. Rule: group_id never changes, and updated_at moves on every update. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), BEFORE UPDATE on every table: sets updated_at = now() and refuses (23514) a change of group_id or of a column named in the trigger arguments, since a row never moves to another group and an object key names one object forever. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.row_guard() FROM PUBLIC;
 
 -- registries ----------------------------------------------------------------
@@ -54,7 +54,7 @@ CREATE FUNCTION @extschema@.registries_limit() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_registries_limit'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.registries_limit() IS
-  'Trigger (internal): BEFORE INSERT row trigger on registries refusing (SQLSTATE 23514) a 6th registry in a group. Serialises inserts per group with a transaction-level advisory lock and counts with the latest snapshot, so it holds under any isolation level; counts as the table''s owner without row-level security, so the inserting role needs no SELECT and no policy can hide rows from the count. Rule: at most 5 registries per top-level group, as GitLab''s container registry allows. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), BEFORE INSERT on registries: refuses (23514) a 6th registry in a group, counting under a per-group lock with the latest snapshot as the table''s owner without row-level security, so the limit of 5 holds under concurrency, any isolation level and any policy. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.registries_limit() FROM PUBLIC;
 
 CREATE TRIGGER registries_limit BEFORE INSERT ON @extschema@.registries
@@ -70,7 +70,7 @@ CREATE FUNCTION @extschema@.check_upstream_url(url text, allow_local boolean DEF
   AS 'MODULE_PATHNAME', 'containers_vreg_check_upstream_url'
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.check_upstream_url(text, boolean) IS
-  'check_upstream_url(url text, allow_local boolean DEFAULT false) -> boolean. Returns true for an acceptable upstream URL; otherwise raises SQLSTATE 23514 (check_violation) with a message naming the problem: scheme other than http/https, missing or malformed host, userinfo, bad port, whitespace or control characters, or a host that is localhost or a loopback / private / link-local / unspecified / multicast / reserved address, in any encoding (decimal 2130706433, hex 0x7f.1, octal, IPv4-mapped IPv6 [::ffff:127.0.0.1]). With allow_local true, localhost, loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7, fec0::/10) and shared (100.64/10) hosts are accepted; link-local (cloud metadata), unspecified, multicast and reserved never are. Immutable: depends on its arguments only. The CHECK constraint on upstreams.url calls it with allow_local true; the trigger upstreams_url_network applies the setting containers_vreg.allow_local_upstreams. NULL in, NULL out. The database cannot resolve DNS: the service must re-check the resolved address at connect time.';
+  'check_upstream_url(url text, allow_local boolean DEFAULT false) -> boolean. True for an acceptable upstream URL: http or https, a host, no user name or password, a port 1..65535, and a host that is no localhost, loopback, private, shared, link-local, unspecified, multicast or reserved address in any encoding (with allow_local, localhost, loopback, private and shared hosts pass). Otherwise 23514 naming the problem, never echoing the URL; NULL in, NULL out; the rule keeps the service from being pointed at internal hosts, which it must still re-check after resolving DNS.';
 
 CREATE TABLE @extschema@.upstreams (
   group_id             bigint      NOT NULL,
@@ -112,7 +112,7 @@ CREATE FUNCTION @extschema@.upstreams_url_network() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_upstreams_url_network'
   LANGUAGE C SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.upstreams_url_network() IS
-  'Trigger (internal): BEFORE INSERT OR UPDATE OF url row trigger on upstreams refusing (SQLSTATE 23514, the message of check_upstream_url) a url whose host is localhost, loopback, private or shared address space unless the setting containers_vreg.allow_local_upstreams (superuser-only, off by default) is on. An UPDATE that leaves url unchanged is not checked again. A superuser session with check_function_bodies = off (what pg_dump scripts and pg_restore set) is a restore and is let through, so a dump with local upstreams restores on a server with the setting off. It fires only as the trigger the extension defines for it (on that table, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), BEFORE INSERT OR UPDATE OF url on upstreams: refuses (23514, the message of check_upstream_url) a new or changed url whose host is local (localhost, loopback, private, shared) unless containers_vreg.allow_local_upstreams is on; a superuser restore (check_function_bodies off) passes. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.upstreams_url_network() FROM PUBLIC;
 CREATE TRIGGER upstreams_url_network BEFORE INSERT OR UPDATE OF url ON @extschema@.upstreams
   FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_url_network();
@@ -126,7 +126,7 @@ CREATE TABLE @extschema@.registry_upstreams (
   registry_id bigint      NOT NULL,
   upstream_id bigint      NOT NULL,
   -- No default: an omitted (NULL) position means "append" and the positions
-  -- trigger fills it with n + 1 (DESIGN says DEFAULT 1; a default that is
+  -- trigger fills it with n + 1 (GitLab has DEFAULT 1; a default that is
   -- always taken could not tell "append" from "put first"). NOT NULL and
   -- 1..5 hold for every stored row.
   position    smallint    NOT NULL,
@@ -158,7 +158,7 @@ CREATE FUNCTION @extschema@.object_storage_prefix(group_id bigint) RETURNS text
   -- is parsed under the caller's search_path.
   AS $$ SELECT 'groups/' OPERATOR(pg_catalog.||) $1::pg_catalog.text OPERATOR(pg_catalog.||) '/' $$;
 COMMENT ON FUNCTION @extschema@.object_storage_prefix(bigint) IS
-  'object_storage_prefix(group_id bigint) -> text. The object-storage key prefix that every cache entry of the group lies under, e.g. ''groups/42/''. NULL in, NULL out; no errors. Rule: DESIGN section 3 (no purge in one group can name another group''s object).';
+  'object_storage_prefix(group_id bigint) -> text. The prefix every object-storage key of the group lies under, groups/<group_id>/, so a purge in one group can never name another group''s object. NULL in, NULL out; no errors.';
 
 CREATE SEQUENCE @extschema@.cache_entries_id_seq;
 
@@ -170,7 +170,7 @@ CREATE TABLE @extschema@.cache_entries (
   -- same under any deterministic collation, and btree probes on these long
   -- keys skip the locale's strcoll().
   relative_path       text        COLLATE "C" NOT NULL,
-  status              smallint    NOT NULL DEFAULT 0,
+  status              smallint    NOT NULL DEFAULT 0 /* live */,
   upstream_checked_at timestamptz NOT NULL DEFAULT now(),
   upstream_etag       text,
   size                bigint      NOT NULL,
@@ -194,7 +194,7 @@ CREATE TABLE @extschema@.cache_entries (
   -- characters a raw INSERT uses. Text in no index counts characters.
   CONSTRAINT cache_entries_relative_path_check
     CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
-  CONSTRAINT cache_entries_status_check CHECK (status IN (0, 1, 2, 3)),
+  CONSTRAINT cache_entries_status_check CHECK (status IN (0, 1, 2, 3) /* live, processing, pending destruction, error */),
   CONSTRAINT cache_entries_upstream_etag_check CHECK (char_length(upstream_etag) <= 255),
   CONSTRAINT cache_entries_size_check CHECK (size >= 0 AND size <= 1099511627776),
   CONSTRAINT cache_entries_file_check CHECK (char_length(file) BETWEEN 1 AND 1024),
@@ -224,22 +224,25 @@ COMMENT ON COLUMN @extschema@.cache_entries.relative_path IS
   'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:... At most 1024 bytes (a btree entry is limited in bytes); printable ASCII when written through the API.';
 COMMENT ON COLUMN @extschema@.cache_entries.size IS 'Bytes.';
 
+-- The index predicates keep the literal status numbers (0 live): a query,
+-- an ON CONFLICT arbiter or a C scan matches a partial index only through
+-- the same literal predicate.
 -- At most one live entry per (upstream, path); any number of non-live ones.
 -- The path leads and the upstream comes last, so that one descent with
 -- (group_id, relative_path) finds the live entry of that path in every
 -- upstream of the group at once; resolve picks the winner by link position.
 CREATE UNIQUE INDEX cache_entries_live_path_upstream_key
-  ON @extschema@.cache_entries (group_id, relative_path, upstream_id) WHERE status = 0;
+  ON @extschema@.cache_entries (group_id, relative_path, upstream_id) WHERE status = 0 /* live */;
 -- Digest lookup: a digest path matches a live entry with that digest under
 -- any name; one descent with (group_id, digest) finds them in every upstream.
 CREATE INDEX cache_entries_live_digest_upstream_idx
-  ON @extschema@.cache_entries (group_id, digest, upstream_id) WHERE status = 0 AND digest IS NOT NULL;
+  ON @extschema@.cache_entries (group_id, digest, upstream_id) WHERE status = 0 /* live */ AND digest IS NOT NULL;
 -- Cleanup policy: live entries by last download.
 CREATE INDEX cache_entries_live_downloaded_at_idx
-  ON @extschema@.cache_entries (group_id, downloaded_at) WHERE status = 0;
+  ON @extschema@.cache_entries (group_id, downloaded_at) WHERE status = 0 /* live */;
 -- Destruction queue: everything that is not live, oldest change first.
 CREATE INDEX cache_entries_destruction_idx
-  ON @extschema@.cache_entries (status, updated_at) WHERE status <> 0;
+  ON @extschema@.cache_entries (status, updated_at) WHERE status <> 0 /* not live */;
 
 CREATE TRIGGER cache_entries_row_guard BEFORE UPDATE ON @extschema@.cache_entries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.row_guard('object_storage_key');
@@ -249,7 +252,7 @@ CREATE TRIGGER cache_entries_row_guard BEFORE UPDATE ON @extschema@.cache_entrie
 CREATE FUNCTION @extschema@.cache_entries_status_guard() RETURNS trigger
   AS 'MODULE_PATHNAME', 'containers_vreg_cache_entries_status_guard' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.cache_entries_status_guard() IS
-  'Trigger (internal): BEFORE UPDATE OF status row trigger on cache_entries refusing (SQLSTATE 23514) a change from a non-live status (1 processing, 2 pending destruction, 3 error) back to 0 (live): the object may already be deleted. Rule: no live entry''s file is ever deleted, so an entry that left the live state never returns to it. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), BEFORE UPDATE OF status on cache_entries: refuses (23514) a change from a non-live status (1 processing, 2 pending destruction, 3 error) back to 0 live, since the entry''s object may already be deleted. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.cache_entries_status_guard() FROM PUBLIC;
 CREATE TRIGGER cache_entries_status_guard BEFORE UPDATE OF status ON @extschema@.cache_entries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_entries_status_guard();
@@ -288,7 +291,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.create_hash_partitions(regclass, integer) IS
-  'create_hash_partitions(parent regclass, modulus integer) -> integer. Creates partitions <parent>_00 .. <parent>_<modulus-1> (zero-padded to at least 2 digits) FOR VALUES WITH (MODULUS modulus, REMAINDER r) and returns modulus. Errors: 22023 for a modulus outside 1..1024; 42P01 for a parent that does not exist (22004 when NULL); any DDL error of CREATE TABLE. Used by the install script for cache_entries (modulus 16) and by tests for scratch tables.';
+  'create_hash_partitions(parent regclass, modulus integer) -> integer. Creates the partitions <parent>_00 .. <parent>_<modulus - 1> FOR VALUES WITH (MODULUS modulus, REMAINDER r) and returns modulus. Errors: 22023 modulus outside 1..1024; 22004 parent NULL; 42P01 unknown parent; any error of CREATE TABLE.';
 REVOKE ALL ON FUNCTION @extschema@.create_hash_partitions(regclass, integer) FROM PUBLIC;
 
 SELECT @extschema@.create_hash_partitions('@extschema@.cache_entries', 16);

@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- The request path (DESIGN section 5): resolve, upsert_cache_entry,
+-- The request path (docs/design.md, "The request path"): resolve, upsert_cache_entry,
 -- mark_checked, record_download / flush_downloads, and the pure path helpers
 -- (OCI distribution grammar in src/oci_path.c).
 --
@@ -15,7 +15,7 @@ CREATE FUNCTION @extschema@.is_docker_hub_url(url text) RETURNS boolean
   AS 'MODULE_PATHNAME', 'containers_vreg_is_docker_hub_url'
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.is_docker_hub_url(text) IS
-  'is_docker_hub_url(url text) -> boolean. True when the URL''s host is Docker Hub: registry-1.docker.io, docker.io or index.docker.io (any case, one trailing dot allowed). For such upstreams a one-component image name x is stored and looked up as library/x. NULL in, NULL out; no errors. Rule: issue 6 item 4 (one image, one cache key).';
+  'is_docker_hub_url(url text) -> boolean. True when the URL''s host is Docker Hub (registry-1.docker.io, docker.io or index.docker.io, any case, one trailing dot allowed): for such upstreams a one-component image name x is stored and looked up as library/x, so one image has one cache key. NULL in, NULL out; no errors.';
 
 CREATE FUNCTION @extschema@.parse_request_path(path text, docker_hub boolean DEFAULT false,
   OUT relative_path text, OUT kind text, OUT digest text)
@@ -23,13 +23,13 @@ CREATE FUNCTION @extschema@.parse_request_path(path text, docker_hub boolean DEF
   AS 'MODULE_PATHNAME', 'containers_vreg_parse_request_path'
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
-  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ (leading slash optional) by the OCI distribution grammar: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, split at the last two components; name = lowercase components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* separated by /, at most 255 characters (with docker_hub, a one-component name at most 247, so that library/<name> fits 255); tag [A-Za-z0-9_][A-Za-z0-9._-]{0,127}; digest sha256:<64 lowercase hex> or sha512:<128 lowercase hex>; printable ASCII, at most 1024 bytes (the byte limit of cache_entries.relative_path). Returns the canonical relative_path (leading slash; library/ prepended to a one-component name when docker_hub), kind (tag_manifest, digest_manifest or blob) and the digest (NULL for a tag). Errors: 22023 naming the problem (the same error resolve and upsert_cache_entry raise). NULL in, NULL out. Rule: the OCI distribution grammar, and one cache key per image on Docker Hub (alpine is library/alpine).';
+  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ by the OCI distribution grammar (<name>/manifests/<tag or digest> or <name>/blobs/<digest>, printable ASCII, at most 1024 bytes) and returns its canonical relative_path (with library/ for a one-component Docker Hub name), its kind (tag_manifest, digest_manifest or blob) and its digest (NULL for a tag). Errors: 22023 naming the problem, as resolve, upsert_cache_entry and claim_fetch raise it; NULL in, NULL out.';
 
 CREATE FUNCTION @extschema@.etag_digest(etag text) RETURNS text
   AS 'MODULE_PATHNAME', 'containers_vreg_etag_digest'
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.etag_digest(text) IS
-  'etag_digest(etag text) -> text. The digest an upstream ETag names once a weak W/ prefix and surrounding double quotes are stripped (W/"sha256:..." -> sha256:...), or NULL when the ETag is not a sha256/sha512 digest. No errors. Rule: DESIGN section 5 (digest of a tag manifest from its ETag).';
+  'etag_digest(etag text) -> text. The sha256 or sha512 digest an upstream ETag names once a W/ prefix and double quotes are stripped (W/"sha256:..." gives sha256:...), or NULL when it names none, so a tag manifest gets a digest from its ETag. NULL in, NULL out; no errors.';
 
 -- resolve ---------------------------------------------------------------------
 CREATE FUNCTION @extschema@.resolve(group_id bigint, registry_id bigint, path text,
@@ -41,7 +41,7 @@ CREATE FUNCTION @extschema@.resolve(group_id bigint, registry_id bigint, path te
   LANGUAGE C STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.resolve(bigint, bigint, text) IS
-  'resolve(group_id bigint, registry_id bigint, path text) -> exactly one row (result, entry_id, upstream_id, position, relative_path, object_storage_key, file, size bytes, content_type, upstream_etag, digest). path is what the client asked for under /v2/, leading slash optional. Among the registry''s upstreams in position order the first with a live entry wins: for a tag manifest the entry at that path; for a digest path (blobs/<digest>, manifests/<digest>) any live entry of that upstream with the same digest and kind (blob or manifest, a tag manifest whose ETag gave the digest included) under any image name, the exact path first, then the lowest id. Docker Hub upstreams look a one-component name x up as library/x. result = hit, stale (tag manifest with cache_validity_hours = 0, or upstream_checked_at + cache_validity_hours hours < now(); exactly at the boundary it is fresh; digest paths are never stale) or miss (all other columns NULL). Writes nothing (runs on a hot standby). Errors: 22023 bad path (see parse_request_path); 22004 NULL argument; P0002 registry unknown or of another group. Rule: DESIGN section 5.';
+  'resolve(group_id bigint, registry_id bigint, path text) -> (result text, entry_id, upstream_id, position, relative_path, object_storage_key, file, size bigint bytes, content_type, upstream_etag, digest). Among the registry''s upstreams in position order the first with a live entry for the path wins (a digest path matches that digest under any name); result is hit, stale (a tag manifest older than its upstream''s cache_validity_hours, or any tag when that is 0) or miss with the other columns NULL. Writes nothing; errors: 22004 NULL argument; 22023 bad path (see parse_request_path); P0002 registry not in the group.';
 REVOKE ALL ON FUNCTION @extschema@.resolve(bigint, bigint, text) FROM PUBLIC;
 
 -- upsert_cache_entry ----------------------------------------------------------
@@ -114,7 +114,7 @@ BEGIN
    WHERE u.group_id = v_group AND u.id = v_upstream
      FOR KEY SHARE OF u;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'upstream % does not exist in group %', v_upstream, v_group
+    RAISE EXCEPTION 'upstream % of group % does not exist', v_upstream, v_group
       USING ERRCODE = 'no_data_found';
   END IF;
   IF v_etag IS NOT NULL THEN
@@ -122,7 +122,7 @@ BEGIN
   END IF;
   IF v_path_digest IS NOT NULL AND v_etag_digest IS NOT NULL
      AND v_etag_digest <> v_path_digest THEN
-    RAISE EXCEPTION 'upstream etag names digest % but the path names digest %',
+    RAISE EXCEPTION 'upstream ETag names digest % but the path names digest %',
       v_etag_digest, v_path_digest
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'The upstream sent content that does not match the requested digest; do not cache it.';
@@ -144,7 +144,7 @@ BEGIN
     VALUES (v_group, v_upstream, v_rel, now(), v_etag, v_size,
             v_file, v_key, coalesce(v_type, v_prev_type, 'application/octet-stream'),
             v_md5, v_sha1, coalesce(v_path_digest, v_etag_digest))
-    ON CONFLICT (group_id, upstream_id, relative_path) WHERE status = 0
+    ON CONFLICT (group_id, upstream_id, relative_path) WHERE status = 0 /* live */
     DO UPDATE SET upstream_checked_at = now(),
                   upstream_etag = EXCLUDED.upstream_etag,
                   size = EXCLUDED.size,
@@ -161,9 +161,9 @@ BEGIN
     -- The live entry (locked by the statement above) has another key. The
     -- entry that replaces it keeps its media type unless the caller gave one.
     UPDATE @extschema@.cache_entries e
-       SET status = 2
+       SET status = 2 /* pending destruction */
      WHERE e.group_id = v_group AND e.upstream_id = v_upstream
-       AND e.relative_path = v_rel AND e.status = 0
+       AND e.relative_path = v_rel AND e.status = 0 /* live */
        AND e.object_storage_key <> v_key
     RETURNING e.content_type INTO v_prev_type;
   END LOOP;
@@ -174,7 +174,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) IS
-  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint (bytes), file text, file_sha1 bytea (20 bytes), content_type text DEFAULT NULL, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL (16 bytes), object_storage_key text DEFAULT NULL) -> the live cache_entries row. Called after a fetch: inserts or updates the live entry of (group, upstream, canonical path) and sets upstream_checked_at = now(). Docker Hub upstreams store a one-component name x as library/x. digest comes from the path (digest references) or, for a tag manifest, from an ETag that is a digest once W/ and double quotes are stripped. content_type is stored exactly as given; NULL keeps the media type of the live entry being updated (or replaced under a new key), so a known type such as application/vnd.oci.image.index.v1+json is never downgraded, and only a new entry gets application/octet-stream. upstream_etag, the digest taken from it and file_md5 describe the file just stored, so NULL stores NULL (the previous file''s ETag or checksum would be wrong for the new one; a tag manifest fetched without an ETag has no digest). A NULL key generates <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>; an existing live entry keeps its key (NULL never changes a key); a given key that differs from the live entry''s marks that entry pending destruction (status 2) and inserts a new live entry with the given key. Any number of concurrent callers leave exactly one live row and get no error (in READ COMMITTED). Errors: 22004 NULL required argument; 22023 bad path, an ETag digest that contradicts the path''s digest, size outside 0..1 TiB, file_sha1 not 20 bytes, file_md5 not 16 bytes, or a key outside the group''s prefix; P0002 upstream unknown or of another group; 23514 another column limit (file, content type, ETag length, characters of a key); 23505 a given key already used by another entry of the group. Rule: one live entry per (group, upstream, canonical path), whichever form of a Docker Hub name the caller used.';
+  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint bytes, file text, file_sha1 bytea 20 bytes, content_type text, upstream_etag text, file_md5 bytea 16 bytes, object_storage_key text) -> the live cache_entries row. After a fetch, inserts or updates the one live entry of (group, upstream, canonical path), safe under any number of concurrent callers: a NULL content_type keeps the stored media type, a NULL key keeps the live entry''s key or generates one, and a different key queues the old entry for destruction. Errors: 22004 NULL required argument; 22023 bad path, size outside 0..1 TiB, bad checksum length, key outside the group''s prefix or an ETag digest contradicting the path; P0002 upstream not in the group; 23514, 23505 column limits and key uniqueness.';
 REVOKE ALL ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) FROM PUBLIC;
 
 -- mark_checked ----------------------------------------------------------------
@@ -189,7 +189,7 @@ BEGIN
   END IF;
   UPDATE @extschema@.cache_entries e
      SET upstream_checked_at = now()
-   WHERE e.group_id = $1 AND e.id = $2 AND e.status = 0;
+   WHERE e.group_id = $1 AND e.id = $2 AND e.status = 0 /* live */;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'cache entry % is not a live entry of group %', $2, $1
       USING ERRCODE = 'no_data_found',
@@ -198,7 +198,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.mark_checked(bigint, bigint) IS
-  'mark_checked(group_id bigint, entry_id bigint) -> void. The upstream revalidated a stale entry unchanged (ETag matched): sets upstream_checked_at = now() and nothing else (updated_at moves by trigger). Errors: 22004 NULL argument; P0002 when the entry does not exist in the group or is not live. Rule: DESIGN section 5.';
+  'mark_checked(group_id bigint, entry_id bigint) -> void. Records that the upstream revalidated a stale entry unchanged: sets its upstream_checked_at to now(). Errors: 22004 NULL argument; P0002 the entry is not a live entry of the group.';
 REVOKE ALL ON FUNCTION @extschema@.mark_checked(bigint, bigint) FROM PUBLIC;
 
 -- download counting -------------------------------------------------------------
@@ -227,7 +227,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.record_download(bigint, bigint) IS
-  'record_download(group_id bigint, entry_id bigint) -> void. Records one download of a cache entry in download_buffer (one insert; no row lock, no session state, durable once committed). downloads_count and downloaded_at move at the next flush_downloads(). The entry is not checked (that would cost a probe per pull): downloads of an unknown entry, or of an entry of another group, are dropped by flush_downloads. Errors: 22004 NULL argument. Rule: DESIGN section 5 (no hot row; never lost).';
+  'record_download(group_id bigint, entry_id bigint) -> void. Records one download of a cache entry with a single insert into download_buffer (no row lock, no session state, durable once committed); flush_downloads adds it to the entry later, dropping downloads of entries that do not exist. Errors: 22004 NULL argument.';
 REVOKE ALL ON FUNCTION @extschema@.record_download(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.flush_downloads() RETURNS bigint
@@ -259,5 +259,5 @@ AS $$
   SELECT count(*) FROM updated
 $$;
 COMMENT ON FUNCTION @extschema@.flush_downloads() IS
-  'flush_downloads() -> bigint: the number of cache entries updated. Atomically takes every row of download_buffer that this statement sees and adds them to cache_entries (downloads_count + n, downloaded_at = greatest(downloaded_at, latest download)); downloads of entries that no longer exist are dropped. Safe with concurrent flushers in READ COMMITTED: a buffered download is counted exactly once. Run it periodically (e.g. every minute) and before a cleanup pass. No errors of its own. Rule: DESIGN section 5 (GitLab buffers download counts).';
+  'flush_downloads() -> bigint. Moves every buffered download into cache_entries (downloads_count + n, downloaded_at the latest download) and returns how many entries it updated; concurrent flushers count each download exactly once, so a popular blob never becomes a hot row. No errors of its own.';
 REVOKE ALL ON FUNCTION @extschema@.flush_downloads() FROM PUBLIC;

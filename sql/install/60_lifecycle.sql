@@ -1,5 +1,5 @@
 -- ---------------------------------------------------------------------------
--- Cache lifecycle (DESIGN sections 3 and 5, issue 6): destruction queue,
+-- Cache lifecycle (docs/design.md, "Cache lifecycle"): destruction queue,
 -- upstream deletion, cleanup policy, fetch leases, usage counters.
 --
 -- Status of a cache entry: 0 live, 1 processing (claimed for destruction),
@@ -26,12 +26,12 @@ CREATE FUNCTION @extschema@.lifecycle_check_not_null(value anyelement, argname t
 RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF value IS NULL THEN
-    RAISE EXCEPTION '% must not be null', argname
+    RAISE EXCEPTION '% must not be NULL', argname
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.lifecycle_check_not_null(anyelement, text) IS
-  'Internal: raises 22004 (null_value_not_allowed) naming the argument when value is NULL.';
+  'lifecycle_check_not_null(value anyelement, argname text) -> void. Internal: raises 22004 "<argname> must not be NULL" when value is NULL.';
 REVOKE ALL ON FUNCTION @extschema@.lifecycle_check_not_null(anyelement, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.lifecycle_check_lease(lease interval)
@@ -45,7 +45,7 @@ BEGIN
   END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.lifecycle_check_lease(interval) IS
-  'Internal: raises 22004 for a NULL lease and 22023 for a lease that is not positive or longer than 365 days.';
+  'lifecycle_check_lease(lease interval) -> void. Internal: raises 22004 for a NULL lease and 22023 for a lease that is not positive or longer than 365 days.';
 REVOKE ALL ON FUNCTION @extschema@.lifecycle_check_lease(interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.lifecycle_check_upstream(group_id bigint, upstream_id bigint)
@@ -61,7 +61,7 @@ BEGIN
   END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.lifecycle_check_upstream(bigint, bigint) IS
-  'Internal: raises 22004 for a NULL argument and P0002 when the upstream does not exist in the group.';
+  'lifecycle_check_upstream(group_id bigint, upstream_id bigint) -> void. Internal: raises 22004 for a NULL argument and P0002 when the upstream does not exist in the group.';
 REVOKE ALL ON FUNCTION @extschema@.lifecycle_check_upstream(bigint, bigint) FROM PUBLIC;
 
 -- Destruction queue -----------------------------------------------------------
@@ -71,9 +71,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
   PERFORM @extschema@.lifecycle_check_not_null(entry_id, 'entry_id');
-  UPDATE @extschema@.cache_entries e SET status = 2
+  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
    WHERE e.group_id = mark_for_destruction.group_id
-     AND e.id = mark_for_destruction.entry_id AND e.status = 0;
+     AND e.id = mark_for_destruction.entry_id AND e.status = 0 /* live */;
   IF FOUND THEN
     RETURN true;
   END IF;
@@ -86,7 +86,7 @@ BEGIN
   RETURN false;
 END $$;
 COMMENT ON FUNCTION @extschema@.mark_for_destruction(bigint, bigint) IS
-  'mark_for_destruction(group_id bigint, entry_id bigint) -> boolean. Marks a live cache entry pending destruction (status 0 -> 2): true if it was live and is now pending, false if it was already not live (pending, processing or error). The entry stops resolving at once; a later pull of the same path creates a new live entry with a new object_storage_key. Errors: P0002 for an entry that does not exist in the group; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'mark_for_destruction(group_id bigint, entry_id bigint) -> boolean. Marks a live cache entry pending destruction (status 0 to 2): true if it was live, false if it had already left the live state; it stops resolving at once. Errors: 22004 NULL argument; P0002 entry not in the group.';
 REVOKE ALL ON FUNCTION @extschema@.mark_for_destruction(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.purge_upstream(group_id bigint, upstream_id bigint)
@@ -96,14 +96,14 @@ DECLARE
   marked bigint;
 BEGIN
   PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
-  UPDATE @extschema@.cache_entries e SET status = 2
+  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
    WHERE e.group_id = purge_upstream.group_id
-     AND e.upstream_id = purge_upstream.upstream_id AND e.status = 0;
+     AND e.upstream_id = purge_upstream.upstream_id AND e.status = 0 /* live */;
   GET DIAGNOSTICS marked = ROW_COUNT;
   RETURN marked;
 END $$;
 COMMENT ON FUNCTION @extschema@.purge_upstream(bigint, bigint) IS
-  'purge_upstream(group_id bigint, upstream_id bigint) -> bigint. Marks every live cache entry of the upstream pending destruction (status 0 -> 2) and returns how many it marked (0 when none). The upstream itself stays. Errors: P0002 for an upstream that does not exist in the group; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'purge_upstream(group_id bigint, upstream_id bigint) -> bigint. Marks every live entry of the upstream pending destruction (status 0 to 2) and returns how many; the upstream stays. Errors: 22004 NULL argument; P0002 upstream not in the group.';
 REVOKE ALL ON FUNCTION @extschema@.purge_upstream(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.purge_registry(group_id bigint, registry_id bigint)
@@ -123,8 +123,8 @@ BEGIN
     RAISE EXCEPTION 'registry % of group % does not exist', registry_id, group_id
       USING ERRCODE = 'no_data_found';
   END IF;
-  UPDATE @extschema@.cache_entries e SET status = 2
-   WHERE e.group_id = purge_registry.group_id AND e.status = 0
+  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
+   WHERE e.group_id = purge_registry.group_id AND e.status = 0 /* live */
      AND e.upstream_id IN (
        SELECT l.upstream_id FROM @extschema@.registry_upstreams l
         WHERE l.group_id = purge_registry.group_id AND l.registry_id = purge_registry.registry_id
@@ -135,7 +135,7 @@ BEGIN
   RETURN marked;
 END $$;
 COMMENT ON FUNCTION @extschema@.purge_registry(bigint, bigint) IS
-  'purge_registry(group_id bigint, registry_id bigint) -> bigint. Marks pending destruction (status 0 -> 2) every live cache entry of the registry''s exclusive upstreams (linked to this registry and to no other) and returns how many it marked. Entries of upstreams shared with another registry stay live. Errors: P0002 for a registry that does not exist in the group; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'purge_registry(group_id bigint, registry_id bigint) -> bigint. Marks pending destruction (status 0 to 2) every live entry of the registry''s exclusive upstreams (linked to no other registry) and returns how many; entries of shared upstreams stay live. Errors: 22004 NULL argument; P0002 registry not in the group.';
 REVOKE ALL ON FUNCTION @extschema@.purge_registry(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.claim_for_destruction(batch integer, lease interval DEFAULT '1 hour')
@@ -154,19 +154,19 @@ BEGIN
   WITH claimable AS (
     SELECT c.group_id, c.id
       FROM @extschema@.cache_entries c
-     WHERE c.status = 2
-        OR (c.status = 1 AND c.updated_at < pg_catalog.now() - lease)
+     WHERE c.status = 2 /* pending destruction */
+        OR (c.status = 1 /* processing */ AND c.updated_at < pg_catalog.now() - lease)
      ORDER BY c.updated_at
      LIMIT batch
        FOR UPDATE SKIP LOCKED
   )
-  UPDATE @extschema@.cache_entries e SET status = 1
+  UPDATE @extschema@.cache_entries e SET status = 1 /* processing */
     FROM claimable
    WHERE e.group_id = claimable.group_id AND e.id = claimable.id
   RETURNING e.group_id, e.id, e.object_storage_key, e.file, e.size;
 END $$;
 COMMENT ON FUNCTION @extschema@.claim_for_destruction(integer, interval) IS
-  'claim_for_destruction(batch integer, lease interval DEFAULT ''1 hour'') -> setof (group_id bigint, entry_id bigint, object_storage_key text, file text, size bigint). Claims up to batch entries of any group for deletion, oldest first: pending ones (status 2) and processing ones (status 1) whose claim is older than lease (the worker died), sets them to processing and returns their object-storage keys. Rows locked by another claimer are skipped (FOR UPDATE SKIP LOCKED), so two workers never get the same entry. A live entry is never claimed, and since object_storage_key is unique per group and never changes, no returned key is used by a live entry. The caller deletes each object, then calls finish_destruction (or fail_destruction). Errors: 22023 for batch < 1 or a lease that is not positive or longer than 365 days; 22004 for NULL. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'claim_for_destruction(batch integer, lease interval DEFAULT ''1 hour'') -> setof (group_id bigint, entry_id bigint, object_storage_key text, file text, size bigint). Claims up to batch entries of any group for deletion, oldest first (pending ones, and processing ones whose claim is older than lease), sets them processing (status 1) and returns their object keys; concurrent claimers never get the same entry and no live entry''s object is ever returned. Errors: 22004 NULL argument; 22023 batch below 1 or a lease not positive or over 365 days.';
 REVOKE ALL ON FUNCTION @extschema@.claim_for_destruction(integer, interval) FROM PUBLIC;
 
 -- finish and fail share one rule: only a claimed (processing) entry moves on.
@@ -179,11 +179,11 @@ BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
   PERFORM @extschema@.lifecycle_check_not_null(entry_id, 'entry_id');
   IF failed THEN
-    UPDATE @extschema@.cache_entries e SET status = 3
-     WHERE e.group_id = end_destruction.group_id AND e.id = end_destruction.entry_id AND e.status = 1;
+    UPDATE @extschema@.cache_entries e SET status = 3 /* error */
+     WHERE e.group_id = end_destruction.group_id AND e.id = end_destruction.entry_id AND e.status = 1 /* processing */;
   ELSE
     DELETE FROM @extschema@.cache_entries e
-     WHERE e.group_id = end_destruction.group_id AND e.id = end_destruction.entry_id AND e.status = 1;
+     WHERE e.group_id = end_destruction.group_id AND e.id = end_destruction.entry_id AND e.status = 1 /* processing */;
   END IF;
   IF FOUND THEN
     RETURN true;
@@ -199,7 +199,7 @@ BEGIN
           HINT = 'Claim entries with claim_for_destruction() first.';
 END $$;
 COMMENT ON FUNCTION @extschema@.end_destruction(bigint, bigint, boolean) IS
-  'Internal: the rule behind finish_destruction (failed = false: delete the row) and fail_destruction (failed = true: status 3).';
+  'end_destruction(group_id bigint, entry_id bigint, failed boolean) -> boolean. Internal: the rule behind finish_destruction (failed false: delete the claimed row) and fail_destruction (failed true: status 1 to 3).';
 REVOKE ALL ON FUNCTION @extschema@.end_destruction(bigint, bigint, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.finish_destruction(group_id bigint, entry_id bigint)
@@ -207,7 +207,7 @@ RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@.end_destruction($1, $2, false) $$;
 COMMENT ON FUNCTION @extschema@.finish_destruction(bigint, bigint) IS
-  'finish_destruction(group_id bigint, entry_id bigint) -> boolean. Deletes a claimed entry (status 1) after its object was deleted from object storage: true when it deleted the row, false when the entry no longer exists (another worker finished it after this one''s lease expired), so the call is idempotent. Errors: 55000 when the entry exists but is not processing (live, pending or error: its object must not be considered deleted by this worker); 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'finish_destruction(group_id bigint, entry_id bigint) -> boolean. Deletes a claimed entry (status 1) once its object is deleted: true when it deleted it, false when the entry no longer exists (another worker finished it), so a retry is harmless. Errors: 22004 NULL argument; 55000 the entry exists but is not claimed (its object must not be taken as deleted).';
 REVOKE ALL ON FUNCTION @extschema@.finish_destruction(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.fail_destruction(group_id bigint, entry_id bigint)
@@ -215,7 +215,7 @@ RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@.end_destruction($1, $2, true) $$;
 COMMENT ON FUNCTION @extschema@.fail_destruction(bigint, bigint) IS
-  'fail_destruction(group_id bigint, entry_id bigint) -> boolean. Records that deleting a claimed entry''s object failed (status 1 -> 3): true when it did, false when the entry no longer exists (another worker finished it). Error entries are claimed again only after retry_destruction. Errors: 55000 when the entry exists but is not processing; 22004 for a NULL argument. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'fail_destruction(group_id bigint, entry_id bigint) -> boolean. Records that deleting a claimed entry''s object failed (status 1 to 3): true when it did, false when the entry no longer exists; error entries wait for retry_destruction. Errors: 22004 NULL argument; 55000 the entry exists but is not claimed.';
 REVOKE ALL ON FUNCTION @extschema@.fail_destruction(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.retry_destruction(group_id bigint)
@@ -225,13 +225,13 @@ DECLARE
   n bigint;
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
-  UPDATE @extschema@.cache_entries e SET status = 2
-   WHERE e.group_id = retry_destruction.group_id AND e.status = 3;
+  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
+   WHERE e.group_id = retry_destruction.group_id AND e.status = 3 /* error */;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$;
 COMMENT ON FUNCTION @extschema@.retry_destruction(bigint) IS
-  'retry_destruction(group_id bigint) -> bigint. Puts the group''s error entries (status 3) back in the destruction queue (status 2) and returns how many (0 for a group without any, including a group that has no rows at all). Errors: 22004 for NULL. Rule: DESIGN section 5 (lifecycle), issue 6.';
+  'retry_destruction(group_id bigint) -> bigint. Puts the group''s error entries (status 3) back in the destruction queue (status 2) and returns how many. Errors: 22004 NULL argument.';
 REVOKE ALL ON FUNCTION @extschema@.retry_destruction(bigint) FROM PUBLIC;
 
 -- Deleting an upstream marks its live entries pending destruction ---------------
@@ -242,12 +242,12 @@ CREATE FUNCTION @extschema@.upstreams_mark_entries() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM @extschema@.check_trigger_context('upstreams_mark_entries', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
-  UPDATE @extschema@.cache_entries e SET status = 2
-   WHERE e.group_id = OLD.group_id AND e.upstream_id = OLD.id AND e.status = 0;
+  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
+   WHERE e.group_id = OLD.group_id AND e.upstream_id = OLD.id AND e.status = 0 /* live */;
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.upstreams_mark_entries() IS
-  'Trigger (internal): AFTER DELETE row trigger on upstreams that marks every live cache entry of the deleted upstream pending destruction (status 0 -> 2) in the same transaction. Rule: cache_entries has no foreign key to upstreams; deleting an upstream marks its entries for destruction instead. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), AFTER DELETE on upstreams: marks every live entry of the deleted upstream pending destruction in the same transaction, since cache_entries has no foreign key to upstreams (a cascade would delete millions of rows and orphan their objects). Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.upstreams_mark_entries() FROM PUBLIC;
 CREATE TRIGGER upstreams_mark_entries AFTER DELETE ON @extschema@.upstreams
   FOR EACH ROW EXECUTE FUNCTION @extschema@.upstreams_mark_entries();
@@ -284,7 +284,7 @@ BEGIN
   WITH victims AS (
     SELECT c.group_id, c.id
       FROM @extschema@.cache_entries c
-     WHERE c.group_id = mark_unused.group_id AND c.status = 0 AND c.downloaded_at < cutoff
+     WHERE c.group_id = mark_unused.group_id AND c.status = 0 /* live */ AND c.downloaded_at < cutoff
        AND NOT EXISTS (SELECT FROM @extschema@.download_buffer b
                         WHERE b.group_id = c.group_id AND b.entry_id = c.id
                           AND b.downloaded_at >= cutoff)
@@ -292,7 +292,7 @@ BEGIN
      LIMIT batch
        FOR UPDATE OF c SKIP LOCKED
   ), marked AS (
-    UPDATE @extschema@.cache_entries e SET status = 2
+    UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
       FROM victims
      WHERE e.group_id = victims.group_id AND e.id = victims.id
     RETURNING e.size
@@ -300,7 +300,7 @@ BEGIN
   SELECT count(*), coalesce(sum(marked.size), 0) INTO entries, bytes FROM marked;
 END $$;
 COMMENT ON FUNCTION @extschema@.mark_unused(bigint, integer, integer) IS
-  'mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000) -> (entries bigint, bytes bigint). Cleanup policy: marks pending destruction (status 0 -> 2) at most batch of the group''s live entries whose last download is older than keep_days days (downloaded_at < now() - keep_days, counting downloads still in the download buffer), least recently downloaded first, and returns how many entries and bytes it marked. Locks only the selected rows (SKIP LOCKED); call it again until entries = 0. Errors: 22023 for keep_days outside 1..365 or batch < 1; 22004 for NULL. Rule: DESIGN section 5 (cleanup policy), issue 6.';
+  'mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000) -> (entries bigint, bytes bigint). Cleanup policy: marks pending destruction at most batch of the group''s live entries not downloaded for keep_days days (buffered downloads count), least recently downloaded first, and returns how many entries and bytes; call it again until entries is 0. Errors: 22004 NULL argument; 22023 keep_days outside 1..365 or batch below 1.';
 REVOKE ALL ON FUNCTION @extschema@.mark_unused(bigint, integer, integer) FROM PUBLIC;
 
 -- One fetch per cold path -------------------------------------------------------
@@ -359,7 +359,7 @@ BEGIN
   -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry.
   PERFORM FROM @extschema@.cache_entries c
    WHERE c.group_id = claim_fetch.group_id AND c.upstream_id = claim_fetch.upstream_id
-     AND c.relative_path = rel_path AND c.status = 0;
+     AND c.relative_path = rel_path AND c.status = 0 /* live */;
   IF FOUND THEN
     DELETE FROM @extschema@.fetch_leases l
      WHERE l.group_id = claim_fetch.group_id AND l.upstream_id = claim_fetch.upstream_id
@@ -369,7 +369,7 @@ BEGIN
   RETURN true;
 END $$;
 COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
-  'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. Call after resolve missed, in its own short transaction: true to exactly one of many concurrent callers for the same (upstream, path), who then fetches from the upstream and upserts the entry; false to the others (wait and resolve again), and false when a live entry for the path already exists. The lease ends when a live entry for the path is inserted or when lease has passed (then the next caller gets true). path is the request path under /v2/, with or without the leading slash, normalised exactly as upsert_cache_entry stores it (parse_request_path; for a Docker Hub upstream a one-component name x is library/x), so the lease is keyed by the stored relative_path. Errors: P0002 for an upstream that does not exist in the group; 22023 for a bad path (the same error as parse_request_path, resolve and upsert_cache_entry) or a lease that is not positive or longer than 365 days; 22004 for NULL. Rule: DESIGN section 5 (one fetch per cold path), issue 6.';
+  'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. After a miss, true to exactly one of many concurrent callers for the same upstream and path (normalised as upsert_cache_entry stores it), who fetches; false to the others and when a live entry exists, so a cold path is fetched once. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';
 REVOKE ALL ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.cache_entries_release_fetch_lease() RETURNS trigger
@@ -382,10 +382,10 @@ BEGIN
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.cache_entries_release_fetch_lease() IS
-  'Trigger (internal): AFTER INSERT row trigger on cache_entries (live rows only) that releases the fetch lease of the entry''s (upstream, relative_path). Rule: one fetch per cold path. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), AFTER INSERT of a live row on cache_entries: releases the fetch lease of the entry''s upstream and path, since the path is now cached. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.cache_entries_release_fetch_lease() FROM PUBLIC;
 CREATE TRIGGER cache_entries_release_fetch_lease AFTER INSERT ON @extschema@.cache_entries
-  FOR EACH ROW WHEN (NEW.status = 0)
+  FOR EACH ROW WHEN (NEW.status = 0 /* live */)
   EXECUTE FUNCTION @extschema@.cache_entries_release_fetch_lease();
 
 CREATE FUNCTION @extschema@.prune_fetch_leases() RETURNS bigint
@@ -398,7 +398,7 @@ BEGIN
   RETURN n;
 END $$;
 COMMENT ON FUNCTION @extschema@.prune_fetch_leases() IS
-  'prune_fetch_leases() -> bigint. Deletes expired fetch leases (left by fetches that failed and never stored an entry) and returns how many. No errors. Run it now and then, e.g. in the destruction worker loop. Rule: issue 6.';
+  'prune_fetch_leases() -> bigint. Deletes the expired fetch leases that failed fetches left behind and returns how many. No errors.';
 REVOKE ALL ON FUNCTION @extschema@.prune_fetch_leases() FROM PUBLIC;
 
 -- Usage counters --------------------------------------------------------------
@@ -423,6 +423,8 @@ CREATE FUNCTION @extschema@.cache_entries_track_usage() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM @extschema@.check_trigger_context('cache_entries_track_usage', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
+  -- status 0 is live; every other status (1 processing, 2 pending
+  -- destruction, 3 error) still occupies storage and counts as pending
   IF TG_OP = 'UPDATE' AND OLD.upstream_id = NEW.upstream_id THEN
     INSERT INTO @extschema@.usage_deltas VALUES (
       NEW.group_id, NEW.upstream_id,
@@ -447,7 +449,7 @@ BEGIN
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.cache_entries_track_usage() IS
-  'Trigger (internal): AFTER INSERT/DELETE, and AFTER UPDATE of status, size or upstream_id, row trigger on cache_entries that appends the change to usage_deltas. Row-level, so rows inserted straight into a partition (as pg_restore does) are counted too. Rule: the usage counters always equal what the entries add up to. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), AFTER INSERT, DELETE and UPDATE of status, size or upstream_id on cache_entries (row level, so rows restored straight into a partition count too): appends the change to usage_deltas, so the usage counters always equal what the entries add up to. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.cache_entries_track_usage() FROM PUBLIC;
 CREATE TRIGGER cache_entries_track_usage_insert AFTER INSERT ON @extschema@.cache_entries
   FOR EACH ROW EXECUTE FUNCTION @extschema@.cache_entries_track_usage();
@@ -469,7 +471,7 @@ BEGIN
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.cache_entries_truncate_usage() IS
-  'Trigger (internal): AFTER TRUNCATE statement trigger on cache_entries that empties usage_deltas. Rule: the usage counters always equal what the entries add up to. It fires only as the trigger the extension defines for it (on that table or a partition of it, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event, or called directly: 39P01.';
+  'Trigger function (internal), AFTER TRUNCATE on cache_entries: empties usage_deltas with the table (after truncating a single partition, run rebuild_usage). Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.cache_entries_truncate_usage() FROM PUBLIC;
 CREATE TRIGGER cache_entries_truncate_usage AFTER TRUNCATE ON @extschema@.cache_entries
   FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.cache_entries_truncate_usage();
@@ -505,7 +507,7 @@ BEGIN
   ORDER BY 1 NULLS LAST;
 END $$;
 COMMENT ON FUNCTION @extschema@.group_usage(bigint) IS
-  'group_usage(group_id bigint) -> setof (upstream_id bigint, live_entries bigint, live_bytes bigint, pending_entries bigint, pending_bytes bigint). One row per upstream of the group (zeros when it has no entries) and per deleted upstream that still has entries, then a total row with upstream_id NULL. Bytes are the sum of size. pending counts every entry that is not live (pending, processing or error). Reads maintained counters (usage_deltas), not cache_entries, so it costs the same for a group with millions of entries; read-only, runs on a standby. A group without rows gets only a zero total row. Errors: 22004 for NULL. Rule: issue 6 (usage).';
+  'group_usage(group_id bigint) -> setof (upstream_id bigint, live_entries bigint, live_bytes bigint, pending_entries bigint, pending_bytes bigint). One row per upstream of the group, and per deleted upstream that still has entries, then a total row with upstream_id NULL; bytes are sums of size, pending counts every entry that is not live. Reads the maintained counters, so it costs the same for any number of entries. Errors: 22004 NULL argument.';
 REVOKE ALL ON FUNCTION @extschema@.group_usage(bigint) FROM PUBLIC;
 
 -- compact_usage and rebuild_usage of one group are serialised with a
@@ -518,7 +520,7 @@ CREATE FUNCTION @extschema@.lock_group_usage(group_id bigint) RETURNS void
   AS 'MODULE_PATHNAME', 'containers_vreg_lock_group_usage'
   LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.lock_group_usage(bigint) IS
-  'Internal: lock_group_usage(group_id bigint) -> void. Takes the exclusive lock, held to the end of the transaction, that serialises compact_usage and rebuild_usage of one group. The lock is in the extension''s private advisory lock space (pg_locks: locktype advisory, classid and objid the high and low 32 bits of group_id, objsubid 30292), which pg_advisory_lock() and pg_advisory_xact_lock() cannot take, so an application''s advisory locks never wait for it or block it. Errors: 22004 for NULL.';
+  'lock_group_usage(group_id bigint) -> void. Internal: takes the transaction-level lock that serialises compact_usage and rebuild_usage of one group, in the extension''s private advisory lock space (pg_locks: locktype advisory, objsubid 30292), so no application''s advisory lock ever waits for it or blocks it. Errors: 22004 NULL argument.';
 REVOKE ALL ON FUNCTION @extschema@.lock_group_usage(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.compact_usage(group_id bigint DEFAULT NULL)
@@ -552,7 +554,7 @@ BEGIN
   RETURN total;
 END $$;
 COMMENT ON FUNCTION @extschema@.compact_usage(bigint) IS
-  'compact_usage(group_id bigint DEFAULT NULL) -> bigint. Folds the usage deltas of one group (NULL: every group) into one row per upstream (none when it sums to zero) and returns how many rows it removed. Totals do not change; concurrent writers are not blocked. Per group it waits only for a concurrent rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). Run it periodically (e.g. every few minutes in the destruction worker loop) so group_usage stays cheap. No errors. Rule: usage counters are maintained without a hot row and read at constant cost.';
+  'compact_usage(group_id bigint DEFAULT NULL) -> bigint. Folds the usage deltas of one group (NULL: every group) into one row per upstream and returns how many rows it removed; totals do not change and writers are not blocked. No errors.';
 REVOKE ALL ON FUNCTION @extschema@.compact_usage(bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.rebuild_usage(group_id bigint DEFAULT NULL)
@@ -575,6 +577,7 @@ BEGIN
     WITH gone AS (
       DELETE FROM @extschema@.usage_deltas d WHERE d.group_id = g
     )
+    -- status 0 is live; every other status counts as pending
     INSERT INTO @extschema@.usage_deltas
     SELECT c.group_id, c.upstream_id,
            count(*) FILTER (WHERE c.status = 0), coalesce(sum(c.size) FILTER (WHERE c.status = 0), 0),
@@ -587,5 +590,5 @@ BEGIN
   RETURN groups;
 END $$;
 COMMENT ON FUNCTION @extschema@.rebuild_usage(bigint) IS
-  'rebuild_usage(group_id bigint DEFAULT NULL) -> bigint. Recomputes the usage counters of one group (NULL: every group) from cache_entries and returns how many groups it rebuilt. Run it after a restore made with triggers disabled (pg_restore --disable-triggers, session_replication_role = replica) or after truncating a single partition; it is always safe to run. Scans the group''s entries. Per group it waits only for a concurrent compact_usage or rebuild_usage of that group (lock_group_usage, in the extension''s private lock space, never an application''s advisory lock). No errors. Rule: derived state is rebuilt, not dumped.';
+  'rebuild_usage(group_id bigint DEFAULT NULL) -> bigint. Recomputes the usage counters of one group (NULL: every group) from cache_entries and returns how many groups it rebuilt; run it after a restore with triggers disabled or after truncating one partition, since derived state is rebuilt, not dumped. No errors.';
 REVOKE ALL ON FUNCTION @extschema@.rebuild_usage(bigint) FROM PUBLIC;

@@ -40,7 +40,7 @@ BEGIN
   -- nothing to fetch; resolve again.
   PERFORM FROM @extschema@.cache_entries c
    WHERE c.group_id = begin_fetch.group_id AND c.upstream_id = begin_fetch.upstream_id
-     AND c.relative_path = rel_path AND c.status = 0
+     AND c.relative_path = rel_path AND c.status = 0 /* live */
      AND c.id IS DISTINCT FROM replacing;
   IF FOUND THEN
     DELETE FROM @extschema@.fetch_leases l
@@ -53,7 +53,7 @@ BEGIN
          OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text;
 END $$;
 COMMENT ON FUNCTION @extschema@.begin_fetch(bigint, bigint, text, bigint, interval) IS
-  'begin_fetch(group_id bigint, upstream_id bigint, path text, replacing bigint DEFAULT NULL, lease interval DEFAULT ''30 seconds'') -> text. Call when resolve missed (or a stale tag changed upstream) before fetching from that upstream. Leases the fetch of the path (normalised as upsert_cache_entry stores it) and returns a fresh object-storage key, <object_storage_prefix(group_id)>upstreams/<upstream_id>/<random uuid>, under which the caller writes the object before store_cache_entry makes it live; NULL to every other concurrent caller (wait, then resolve again) and NULL when a live entry for the path exists, unless it is the entry given as replacing (the stale entry being re-fetched). The lease ends when a live entry for the path is stored, when release_fetch gives it back, or when lease has passed. Errors: P0002 unknown upstream; 22023 bad path or a lease not positive or over 365 days; 22004 NULL group_id, upstream_id, path or lease.';
+  'begin_fetch(group_id bigint, upstream_id bigint, path text, replacing bigint DEFAULT NULL, lease interval DEFAULT ''30 seconds'') -> text. After a miss (or a stale tag that changed), leases the fetch of the path and returns a fresh object-storage key under the group''s prefix, where the caller writes the object before store_cache_entry makes it live; NULL to every other concurrent caller, and when a live entry exists other than the one given as replacing. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';
 REVOKE ALL ON FUNCTION @extschema@.begin_fetch(bigint, bigint, text, bigint, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.release_fetch(group_id bigint, upstream_id bigint, path text)
@@ -75,7 +75,7 @@ BEGIN
   RETURN FOUND;
 END $$;
 COMMENT ON FUNCTION @extschema@.release_fetch(bigint, bigint, text) IS
-  'release_fetch(group_id bigint, upstream_id bigint, path text) -> boolean. Gives a fetch lease (begin_fetch, claim_fetch) back after the fetch failed (the upstream answered 404, an error, or content that did not match its digest), so the next caller fetches at once instead of waiting for the lease to expire. True when a lease was deleted, false when there was none. Errors: P0002 unknown upstream; 22023 bad path; 22004 NULL argument.';
+  'release_fetch(group_id bigint, upstream_id bigint, path text) -> boolean. Gives a fetch lease back after the fetch failed, so the next caller fetches at once instead of waiting for it to expire; true when there was one. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path.';
 REVOKE ALL ON FUNCTION @extschema@.release_fetch(bigint, bigint, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.store_cache_entry(group_id bigint, upstream_id bigint, path text,
@@ -103,7 +103,7 @@ BEGIN
   END IF;
   v_etag_digest := @extschema@.etag_digest(upstream_etag);
   IF v_etag_digest IS NOT NULL AND v_etag_digest <> digest THEN
-    RAISE EXCEPTION 'upstream etag names digest % but the content''s digest is %', v_etag_digest, digest
+    RAISE EXCEPTION 'upstream ETag names digest % but the content''s digest is %', v_etag_digest, digest
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   v_row := @extschema@.upsert_cache_entry(group_id, upstream_id, path, size, coalesce(file, digest),
@@ -119,7 +119,7 @@ BEGIN
   RETURN v_row;
 END $$;
 COMMENT ON FUNCTION @extschema@.store_cache_entry(bigint, bigint, text, text, bigint, bytea, text, text, text, bytea, text) IS
-  'store_cache_entry(group_id bigint, upstream_id bigint, path text, object_storage_key text, size bigint (bytes), file_sha1 bytea (20 bytes), content_type text, digest text, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL, file text DEFAULT NULL) -> the live cache_entries row. The end of a fetch, after the object was verified and written under object_storage_key (from begin_fetch): upsert_cache_entry with that key (a live entry of the path under another key goes to pending destruction, so its object is deleted by the worker and never overwritten under readers), the entry''s digest set to digest (the Docker-Content-Digest the upstream sent, verified by the caller), and one download recorded, in one call. file defaults to the digest. Errors: 22004 NULL path, key or digest (and as upsert_cache_entry); 22023 a digest that is not sha256/sha512, that differs from the digest in the path or from an ETag digest; every error of upsert_cache_entry.';
+  'store_cache_entry(group_id bigint, upstream_id bigint, path text, object_storage_key text, size bigint bytes, file_sha1 bytea 20 bytes, content_type text, digest text, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL, file text DEFAULT NULL) -> the live cache_entries row. The end of a fetch: upsert_cache_entry under the key from begin_fetch with the digest the upstream named, and one download counted, in one call. Errors: those of upsert_cache_entry, and 22023 for a digest that is malformed or contradicts the path''s or the ETag''s.';
 REVOKE ALL ON FUNCTION @extschema@.store_cache_entry(bigint, bigint, text, text, bigint, bytea, text, text, text, bytea, text) FROM PUBLIC;
 
 -- A url change points the upstream at another host: nothing fetched from the
@@ -129,14 +129,14 @@ CREATE FUNCTION @extschema@.upstreams_url_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM @extschema@.check_trigger_context('upstreams_url_changed', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
-  UPDATE @extschema@.cache_entries e SET status = 2
-   WHERE e.group_id = NEW.group_id AND e.upstream_id = NEW.id AND e.status = 0;
+  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
+   WHERE e.group_id = NEW.group_id AND e.upstream_id = NEW.id AND e.status = 0 /* live */;
   DELETE FROM @extschema@.fetch_leases l
    WHERE l.group_id = NEW.group_id AND l.upstream_id = NEW.id;
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.upstreams_url_changed() IS
-  'Trigger (internal): AFTER UPDATE OF url row trigger on upstreams (when the url changed) that marks every live cache entry of the upstream pending destruction and drops its fetch leases, in the same transaction: nothing fetched from the old host is served again, the worker deletes the objects, and the next pulls fetch from the new host. It fires only as the trigger the extension defines for it (on that table, at that timing, level and event) and is not executable by PUBLIC (a trigger fires without EXECUTE); fired on any other relation or at another timing, level or event: 39P01.';
+  'Trigger function (internal), AFTER UPDATE OF url on upstreams when the url changed: marks every live entry of the upstream pending destruction and drops its fetch leases, so nothing fetched from the old host is served again. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.upstreams_url_changed() FROM PUBLIC;
 CREATE TRIGGER upstreams_url_changed AFTER UPDATE OF url ON @extschema@.upstreams
   FOR EACH ROW WHEN (OLD.url IS DISTINCT FROM NEW.url)

@@ -1,4 +1,4 @@
--- Benchmark data generator (issue 7, DESIGN section 7). Loaded by
+-- Benchmark data generator (the README's performance section). Loaded by
 -- test/bench/run.sh into a database where containers_vreg is installed.
 --
 -- Layout (every id is computable, so pgbench scripts can pick random keys

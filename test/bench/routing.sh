@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (DESIGN section 7): keys per second of the C routing function
+# Benchmark (the README's performance section): keys per second of the C routing function
 # containers_vreg.cache_entry_partition against the same answer computed in
 # SQL, side by side in one run, over many keys per statement so that the round
 # trip does not hide the difference. Prints keys/s and the ratios.

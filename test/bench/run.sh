@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench` (issue 7, DESIGN section 7): generate a cache of SCALE entries,
+# `make bench` (the README's performance section): generate a cache of SCALE entries,
 # run pgbench custom scripts (prepared mode) side by side in one run, print a
 # table of throughput and latency percentiles and the ratios with their goals,
 # and plot resolve throughput and p99 latency against table size.

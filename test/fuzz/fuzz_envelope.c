@@ -5,16 +5,22 @@
  * The input is read two ways:
  *	 1. as the four envelope members v, kid, nonce and ct separated by '\n'
  *		(what credentials.c hands over from a jsonb object): decoding must
- *		never crash; a decoded envelope has a kid in 1..2147483647, a
- *		ciphertext longer than the tag and at most VREG_ENV_CT_MAX bytes;
- *		its formatted JSON carries exactly the same nonce and ct text
- *		(canonical base64: one spelling) and decodes again to the same
- *		envelope; and it never opens under the test key, whatever the bytes
- *		(random bytes are no forgery);
- *	 2. as a plaintext (up to 8192 bytes): seal, format, take the members
- *		out of the JSON text, decode, open gives back exactly the plaintext;
- *		the same envelope does not open for another row (other associated
- *		data), under another key, or with one ciphertext bit flipped.
+ *		never crash; a decoded envelope is of format 1 or 2 and has a kid in
+ *		1..2147483647, a ciphertext longer than the tag and at most
+ *		VREG_ENV_CT_MAX bytes; its formatted JSON carries exactly the same
+ *		v, kid, nonce and ct text (canonical base64: one spelling) and
+ *		decodes again to the same envelope; and it never opens under the
+ *		test key, whatever the bytes (random bytes are no forgery), with
+ *		the associated data of either format;
+ *	 2. as a plaintext (up to 8192 bytes) and, clipped, as a URL: seal in
+ *		format 2 bound to (group, id, URL), format, take the members out of
+ *		the JSON text, decode, open gives back exactly the plaintext; the
+ *		associated data has the documented length, a URL longer than
+ *		VREG_ENV_URL_MAX is refused; the same envelope does not open for
+ *		another row, for the same row with another URL (one byte longer,
+ *		or one byte changed), with the format 1 associated data of its row
+ *		(relabelled as format 1), under another key, or with one
+ *		ciphertext bit flipped.
  * Every decode problem is one of the module's static sentences.
  */
 #include <sodium.h>
@@ -84,6 +90,7 @@ format_and_decode(const VregEnvelope *env, VregEnvelope *back, VregEnvelopeField
 	if (problem)
 		fprintf(stderr, "formatted envelope does not decode: %s\n", problem);
 	CHECK(problem == NULL);
+	CHECK(back->version == env->version);
 	CHECK(back->kid == env->kid);
 	CHECK(memcmp(back->nonce, env->nonce, VREG_ENV_NONCEBYTES) == 0);
 	CHECK(back->ctlen == env->ctlen && memcmp(back->ct, env->ct, env->ctlen) == 0);
@@ -135,6 +142,7 @@ fuzz_decode(const char *in, size_t size)
 		CHECK(fuzz_known_message(problem));
 		return;
 	}
+	CHECK(env.version == VREG_ENV_V1 || env.version == VREG_ENV_V2);
 	CHECK(env.kid >= 1 && env.kid <= VREG_ENV_KID_MAX);
 	CHECK(env.ctlen > VREG_ENV_ABYTES && env.ctlen <= VREG_ENV_CT_MAX);
 
@@ -143,6 +151,7 @@ fuzz_decode(const char *in, size_t size)
 	CHECK(f2.noncelen == f.noncelen && memcmp(f2.nonce, f.nonce, f.noncelen) == 0);
 	CHECK(f2.ctlen == f.ctlen && memcmp(f2.ct, f.ct, f.ctlen) == 0);
 	CHECK(f2.kidlen == f.kidlen && memcmp(f2.kid, f.kid, f.kidlen) == 0);
+	CHECK(f2.vlen == f.vlen && memcmp(f2.v, f.v, f.vlen) == 0);
 	free(text);
 
 	/* arbitrary bytes never authenticate */
@@ -153,7 +162,64 @@ fuzz_decode(const char *in, size_t size)
 		abort();
 	CHECK(vreg_env_open(&env, key, pt, env.ctlen, &ptlen, ad, adlen) != 0);
 	CHECK(vreg_env_open(&env, key, pt, env.ctlen, &ptlen, NULL, 0) != 0);
+	adlen = vreg_env_ad_upstream_v2(1, 1, "https://ghcr.io", 15, ad, sizeof(ad));
+	CHECK(adlen > 0);
+	CHECK(vreg_env_open(&env, key, pt, env.ctlen, &ptlen, ad, adlen) != 0);
 	free(pt);
+}
+
+/*
+ * The associated data of format 2 for (7, 12, url): its length is the
+ * documented layout's, and a URL one byte too long is refused.
+ */
+static size_t
+ad_v2(const char *url, size_t urllen, uint8_t *ad)
+{
+	static char long_url[VREG_ENV_URL_MAX + 1];
+	size_t		adlen = vreg_env_ad_upstream_v2(7, 12, url, urllen, ad, VREG_ENV_AD_MAX);
+
+	CHECK(adlen == 4 + strlen(VREG_ENV_DOMAIN_UPSTREAM_V2) + 2 * 12 + 4 + urllen);
+	memset(long_url, 'a', sizeof(long_url));
+	CHECK(vreg_env_ad_upstream_v2(7, 12, long_url, sizeof(long_url), ad + adlen,
+								  VREG_ENV_AD_MAX) == 0);
+	return adlen;
+}
+
+/*
+ * The sealed envelope back (opened with ad) does not open for another row,
+ * another URL (url one byte longer, or one byte changed) or with its row's
+ * format 1 associated data.
+ */
+static void
+check_bound(const VregEnvelope *back, const char *url, size_t urllen, uint8_t *pt)
+{
+	static char other_url[VREG_ENV_URL_MAX + 1];
+	uint8_t		ad[VREG_ENV_AD_MAX];
+	int64_t		ids[2] = {7, 12};
+	int64_t		ids2[2] = {7, 13};
+	size_t		adlen;
+	size_t		ptlen = 0;
+
+	adlen = vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM, ids, 2, ad, sizeof(ad));
+	CHECK(adlen == 4 + strlen(VREG_ENV_DOMAIN_UPSTREAM) + 2 * 12);
+	CHECK(vreg_env_open(back, key, pt, back->ctlen, &ptlen, ad, adlen) != 0);
+	adlen = vreg_env_ad_upstream_v2(7, 13, url, urllen, ad, sizeof(ad));
+	CHECK(adlen > 0 && vreg_env_open(back, key, pt, back->ctlen, &ptlen, ad, adlen) != 0);
+	adlen = vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM, ids2, 2, ad, sizeof(ad));
+	CHECK(vreg_env_open(back, key, pt, back->ctlen, &ptlen, ad, adlen) != 0);
+	memcpy(other_url, url, urllen);
+	if (urllen < VREG_ENV_URL_MAX)
+	{
+		other_url[urllen] = '/';
+		adlen = vreg_env_ad_upstream_v2(7, 12, other_url, urllen + 1, ad, sizeof(ad));
+		CHECK(adlen > 0 && vreg_env_open(back, key, pt, back->ctlen, &ptlen, ad, adlen) != 0);
+	}
+	if (urllen > 0)
+	{
+		other_url[urllen - 1] ^= 0x20;
+		adlen = vreg_env_ad_upstream_v2(7, 12, other_url, urllen, ad, sizeof(ad));
+		CHECK(adlen > 0 && vreg_env_open(back, key, pt, back->ctlen, &ptlen, ad, adlen) != 0);
+	}
 }
 
 static void
@@ -163,24 +229,20 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 				back;
 	VregEnvelopeFields f;
 	char	   *text;
-	uint8_t		ad[VREG_ENV_AD_MAX],
-				ad2[VREG_ENV_AD_MAX];
-	int64_t		ids[2] = {7, 12};
-	int64_t		ids2[2] = {7, 13};
-	size_t		adlen,
-				ad2len;
+	uint8_t		ad[VREG_ENV_AD_MAX];
+	const char *url = (const char *) data;
+	size_t		urllen = size < VREG_ENV_URL_MAX ? size : VREG_ENV_URL_MAX;
+	size_t		adlen;
 	uint8_t	   *pt;
 	size_t		ptlen = 0;
 	size_t		flip;
 
 	if (size > VREG_ENV_CT_MAX - VREG_ENV_ABYTES)
 		size = VREG_ENV_CT_MAX - VREG_ENV_ABYTES;
-	adlen = vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM, ids, 2, ad, sizeof(ad));
-	ad2len = vreg_env_ad(VREG_ENV_DOMAIN_UPSTREAM, ids2, 2, ad2, sizeof(ad2));
-	CHECK(adlen == 4 + strlen(VREG_ENV_DOMAIN_UPSTREAM) + 2 * 12 && ad2len == adlen);
-	CHECK(memcmp(ad, ad2, adlen) != 0);
+	adlen = ad_v2(url, urllen, ad);
 
 	memset(&env, 0, sizeof(env));
+	env.version = VREG_ENV_V2;
 	env.kid = size > 0 ? (uint32_t) data[0] * 8388608u + 1u : VREG_ENV_KID_MAX;
 	CHECK(vreg_env_seal(&env, key, data, size, ad, adlen) == 0);
 	CHECK(env.ctlen == size + VREG_ENV_ABYTES);
@@ -195,7 +257,7 @@ fuzz_roundtrip(const uint8_t *data, size_t size)
 		abort();
 	CHECK(vreg_env_open(&back, key, pt, back.ctlen - VREG_ENV_ABYTES, &ptlen, ad, adlen) == 0);
 	CHECK(ptlen == size && memcmp(pt, data, size) == 0);
-	CHECK(vreg_env_open(&back, key, pt, back.ctlen, &ptlen, ad2, ad2len) != 0);
+	check_bound(&back, url, urllen, pt);
 	CHECK(vreg_env_open(&back, other_key, pt, back.ctlen, &ptlen, ad, adlen) != 0);
 	/* a buffer one byte short is refused, not overrun */
 	CHECK(vreg_env_open(&back, key, pt, back.ctlen - VREG_ENV_ABYTES - 1, &ptlen, ad, adlen) != 0);

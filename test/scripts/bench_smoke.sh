@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench` smoke test (issue 7 item 4): a tiny run of test/bench/run.sh
+# `make bench` smoke test: a tiny run of test/bench/run.sh
 # against the running test cluster. It checks that the benchmark runs and
 # prints its tables; it asserts no timing and prints no verdict on the goals
 # (BENCH_SMOKE=1: they are judged from full runs).

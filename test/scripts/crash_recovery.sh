@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash recovery (issue 8 item 1, DESIGN section 8): on a cluster of its own
+# Crash recovery: on a cluster of its own
 # with fsync and synchronous_commit on, six clients run concurrent attaches,
 # moves, detaches, upserts, record_download, flushes, marks, purges, claims
 # with finish/fail, upstream delete + re-insert and credential writes. Every

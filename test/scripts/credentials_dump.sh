@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pg_dump / pg_restore round trip of credentials (issue 4), on the shared test
+# pg_dump / pg_restore round trip of credentials, on the shared test
 # cluster and its stable keyring: every credential readable afterwards, the
 # envelopes and fingerprints copied as they are (not sealed twice), duplicate
 # detection still working, and no plaintext anywhere in the dump.

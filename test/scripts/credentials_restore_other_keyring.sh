@@ -72,7 +72,7 @@ e=$(qerr $DST1 "INSERT INTO containers_vreg.upstreams (group_id, url, credential
 expect_match "lockout: a new upstream with credentials fails (22000)" "$e" "^22000: cannot open the credentials fingerprint secret"
 expect_eq "lockout: rotate_credentials() has nothing to do (0)" "$(q $DST1 "SELECT containers_vreg.rotate_credentials()")" "0"
 e=$(qerr $DST1 "SELECT containers_vreg.upstream_credentials(42, 10)")
-expect_match "the restored envelopes do not open either (22000)" "$e" "^22000: cannot open credentials of upstream 10 of group 42"
+expect_match "the restored envelopes do not open either (22000)" "$e" "^22000: cannot open the credentials of upstream 10 of group 42: the envelope does not authenticate under key 1"
 
 # 4. the function is the owner's: PUBLIC cannot run it
 expect_eq "reset_credentials_secret() is not executable by PUBLIC" \
@@ -82,29 +82,49 @@ e=$(qerr $DST1 "SET ROLE vreg_restore_nobody; SELECT * FROM containers_vreg.rese
 expect_match "a role without the grant gets 42501" "$e" "^42501: "
 q $DST1 "DROP OWNED BY vreg_restore_nobody; DROP ROLE vreg_restore_nobody" >/dev/null 2>&1
 
+# 4b. group 45: two upstreams whose envelopes no key opens (copies of 42/10's,
+#     inserted as they are, as a restore does), and after them an upstream of
+#     the same url without credentials: once cleared, all three collide
+q $DST1 "INSERT INTO containers_vreg.upstreams (group_id, id, url, credentials, credentials_fingerprint)
+  SELECT 45, i, 'https://harbor.example.com', u.credentials, decode(repeat(to_hex(i), 32), 'hex')
+    FROM containers_vreg.upstreams u, (VALUES (50), (51)) AS v(i) WHERE u.group_id = 42 AND u.id = 10;
+  INSERT INTO containers_vreg.upstreams (group_id, id, url) VALUES (45, 52, 'https://harbor.example.com')" \
+  || tap_fail "group 45 inserted"
+
 # 5. dry run: what would happen, nothing changed
 before=$(q $DST1 "$digest")
 expect_eq "dry run: secret replaced, every envelope cleared, collisions named" \
   "$(q $DST1 "$report()")" \
-  "secret replaced kid=1, 42/10 cleared kid=1, 42/11 cleared kid=1, 43/20 conflict kid=1, 43/21 conflict kid=1, 44/41 conflict kid=1"
+  "secret replaced kid=1, 42/10 cleared kid=1, 42/11 cleared kid=1, 43/20 conflict kid=1, 43/21 conflict kid=1, 44/41 conflict kid=1, 45/50 conflict kid=1, 45/51 conflict kid=1"
 expect_eq "dry run: the detail says why and with whom" \
   "$(q $DST1 "SELECT detail FROM containers_vreg.reset_credentials_secret(true) WHERE upstream_id IN (11, 41) ORDER BY upstream_id")" \
   "the envelope does not authenticate under key 1
-the envelope does not authenticate under key 1; it would then have the same url and no credentials as upstream 40"
+the envelope does not authenticate under key 1; it would then have the same URL as upstream 40, both without credentials"
+# Every collision a real run would meet is named, not one partner per row:
+# removing only the upstream a pair names would leave 45/50 against 45/52.
+expect_eq "dry run: a conflict names every upstream it would collide with, also one without credentials" \
+  "$(q $DST1 "SELECT upstream_id || ': ' || detail FROM containers_vreg.reset_credentials_secret(true) WHERE group_id = 45 ORDER BY upstream_id")" \
+  "50: the envelope does not authenticate under key 1; it would then have the same URL as upstreams 51, 52, all without credentials
+51: the envelope does not authenticate under key 1; it would then have the same URL as upstreams 50, 52, all without credentials"
 expect_eq "dry run: nothing changed" "$(q $DST1 "$digest")" "$before"
 
 # 6. a real run that would break uniqueness: 23505 naming both, nothing changed
 e=$(verbose $DST1 "SELECT * FROM containers_vreg.reset_credentials_secret(false)")
 expect_match "real run with collisions: 23505 naming both upstreams" "$e" \
-  "^23505: upstream 20 of group 43 would have the same url and no credentials as upstream 21"
+  "^23505: upstream 20 of group 43 would have the same URL as upstream 21, both without credentials"
 expect_eq "real run with collisions: nothing changed (all or nothing)" "$(q $DST1 "$digest")" "$before"
 expect_match "NULL dry_run is refused (22004)" "$(qerr $DST1 "SELECT * FROM containers_vreg.reset_credentials_secret(NULL)")" "^22004: "
 
 # 7. resolve the collisions (a url change clears credentials without the secret), then the real run
 q $DST1 "DELETE FROM containers_vreg.upstreams WHERE group_id = 43 AND id = 21" || tap_fail "delete upstream 21"
 q $DST1 "UPDATE containers_vreg.upstreams SET url = 'https://mirror.ghcr.io' WHERE group_id = 44 AND id = 41" || tap_fail "move upstream 41"
+q $DST1 "DELETE FROM containers_vreg.upstreams WHERE group_id = 45 AND id = 51" || tap_fail "delete upstream 51"
+expect_match "with one of group 45's three left over, a dry run still reports it, and a real run fails (23505)" \
+  "$(q $DST1 "SELECT string_agg(upstream_id || ' ' || action, ', ') FROM containers_vreg.reset_credentials_secret(true) WHERE group_id = 45"); $(qerr $DST1 "SELECT * FROM containers_vreg.reset_credentials_secret(false)")" \
+  "^50 conflict; 23505: upstream 50 of group 45 would have the same URL as upstream 52, both without credentials$"
+q $DST1 "DELETE FROM containers_vreg.upstreams WHERE group_id = 45 AND id = 52" || tap_fail "delete upstream 52"
 expect_eq "real run: secret replaced, the envelopes no key opens cleared" \
-  "$(q $DST1 "$report(false)")" "secret replaced kid=1, 42/10 cleared kid=1, 42/11 cleared kid=1, 43/20 cleared kid=1"
+  "$(q $DST1 "$report(false)")" "secret replaced kid=1, 42/10 cleared kid=1, 42/11 cleared kid=1, 43/20 cleared kid=1, 45/50 cleared kid=1"
 expect_eq "afterwards: no credentials left, no fingerprint" \
   "$(q $DST1 "SELECT count(credentials) || ' ' || count(*) FILTER (WHERE credentials_fingerprint <> '') FROM containers_vreg.upstreams")" "0 0"
 expect_eq "afterwards: the new secret is sealed under key 1 <B> and opens" \

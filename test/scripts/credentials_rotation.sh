@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Key rotation and removal (issue 4): on a cluster of its own, so the shared
+# Key rotation and removal: on a cluster of its own, so the shared
 # test cluster keeps a stable keyring. Key 1 seals; key 2 is added (picked up
 # in the same session after pg_reload_conf()); rotation in batches keeps every
 # row readable; with key 1 removed a row still sealed under it fails naming
@@ -131,7 +131,7 @@ if [ "$(id -u)" -eq 0 ]; then
   chown postgres: "$KR"
 fi
 mv "$KR" "$KR.away"
-check_err "missing file (58P01)" "^58P01: could not read keyring file \"$KR\""
+check_err "missing file (58P01)" "^58P01: could not stat keyring file \"$KR\": No such file or directory"
 mv "$KR.away" "$KR"
 set_keyring_file ""
 check_err "no keyring configured (55000)" "^55000: no keyring is configured"

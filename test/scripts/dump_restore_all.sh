@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dump and restore of everything (issue 8 item 3, DESIGN section 8): a database
+# Dump and restore of everything (docs/design.md, "Dump and restore"): a database
 # that uses every feature (registries up to the 5-per-group limit, upstreams
 # with and without sealed credentials, re-sealed and cleared credentials, links
 # attached / moved / detached in mixed order, cache entries through the API:

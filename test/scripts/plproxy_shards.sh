@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale-out with PL/Proxy (DESIGN section 6, README "routing"): two shard
+# Scale-out with PL/Proxy (docs/design.md, "Partitions and scale"; README "routing"): two shard
 # servers (normal installs of containers_vreg plus sql/router/containers_vreg_shard.sql)
 # and a router server (plproxy + sql/router/containers_vreg_router.sql), each
 # a throwaway cluster on a free loopback port. Groups are created and a pull

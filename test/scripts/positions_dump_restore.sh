@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dump/restore round trip of the upstream order (issue 3, DESIGN section 3):
+# Dump/restore round trip of the upstream order (docs/design.md, "Upstream order"):
 # registries whose links were inserted, moved and deleted in mixed order are
 # dumped with pg_dump -Fc and restored with pg_restore into a new database
 # (CREATE EXTENSION comes from the dump); every (group, registry, upstream,

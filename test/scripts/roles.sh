@@ -75,6 +75,9 @@ expect "vreg_worker cannot open credentials" "$(as vreg_worker "SELECT container
 
 # admin
 expect "vreg_admin creates a registry" "$(as vreg_admin "INSERT INTO containers_vreg.registries (group_id, name) VALUES (1, 'second') RETURNING name")" "second"
+expect "vreg_admin renames a registry" "$(as vreg_admin "UPDATE containers_vreg.registries SET name = 'renamed' WHERE group_id = 1 AND name = 'second' RETURNING name")" "renamed"
+expect "vreg_admin cannot change a registry's id (column grants)" "$(as vreg_admin "UPDATE containers_vreg.registries SET id = nextval('containers_vreg.registries_id_seq') WHERE group_id = 1 AND name = 'renamed'")" "42501"
+expect "vreg_admin cannot choose a registry's id on insert" "$(as vreg_admin "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (1, 999, 'chosen')")" "42501"
 expect "vreg_admin creates an upstream with credentials" "$(as vreg_admin "INSERT INTO containers_vreg.upstreams (group_id, url, credentials) VALUES (1, 'https://quay.io', '{\"username\": \"u\", \"password\": \"RolesCanary-2\"}') RETURNING url")" "https://quay.io"
 expect "vreg_admin's credentials are sealed at rest" "$("${PSQL[@]}" -d "$DB" -c "SELECT credentials ? 'ct' AND credentials::text NOT LIKE '%RolesCanary-2%' FROM containers_vreg.upstreams WHERE url = 'https://quay.io'")" "t"
 expect "vreg_admin cannot read the credentials column" "$(as vreg_admin "SELECT credentials FROM containers_vreg.upstreams")" "42501"

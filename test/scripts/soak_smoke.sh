@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI's one minute of the sustained mixed load (issue 8 item 5): test/soak/run.sh
+# CI's one minute of the sustained mixed load: test/soak/run.sh
 # for 60 s against the test cluster (PGHOST), asserting no aborted client, no
 # error other than retried serialization failures/deadlocks, every invariant,
 # and an exact download count. `make soak DURATION=...` runs it longer.

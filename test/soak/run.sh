@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sustained mixed load (issue 8 item 5): `make soak DURATION=<seconds>`.
+# Sustained mixed load: `make soak DURATION=<seconds>`.
 #
 #   test/soak/run.sh [DURATION]     default 60 seconds; SOAK_CLIENTS (8), SOAK_GROUPS (16)
 #

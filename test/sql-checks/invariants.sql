@@ -1,5 +1,5 @@
--- The invariants a crash or a long mixed load must never break (issue 8,
--- DESIGN sections 3-5). Shared by test/scripts/crash_recovery.sh and
+-- The invariants a crash or a long mixed load must never break (the rules of
+-- docs/design.md). Shared by test/scripts/crash_recovery.sh and
 -- test/soak/run.sh through test/sql-checks/invariants.bash; not a pg_regress
 -- test (every sql/*.sql is one).
 --
