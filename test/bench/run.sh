@@ -192,6 +192,32 @@ bench() {
   echo "   $(tail -1 "$RES" | awk -F'|' '{ printf "%-34s %3s clients %9s tps  avg %s ms  p50 %s ms  p99 %s ms", $1, $2, $3, $4, $5, $6 }')"
 }
 skip() { echo "$1|-|skipped ($2)|||" >> "$RES"; echo "   $1: skipped ($2)"; }
+# mixed LABEL A_SCRIPT A_K B_SCRIPT B_K [PGOPTIONS]: the goal ratio "A / B",
+# measured interleaved: one pgbench run of both scripts, each transaction
+# picking one at random, so both see the same machine (another process's
+# load cannot favour one side). The ratio is B's median latency over A's
+# (throughput of A relative to B). A_K / B_K: the upstream position k the
+# script reads (- when it sets its own). Appends LABEL|p50 A|p50 B|ratio.
+MIX=$WORK/mixed.txt
+: > "$MIX"
+mixed() {
+  local label=$1 d=$WORK/mix-$RANDOM opts=${6:-$PGOPTIONS}
+  mkdir -p "$d"
+  { [ "$3" = - ] || echo "\\set k $3"; cat "$WORK/scripts/$2"; } > "$d/a.sql"
+  { [ "$5" = - ] || echo "\\set k $5"; cat "$WORK/scripts/$4"; } > "$d/b.sql"
+  quiet
+  if ! (cd "$d" && PGOPTIONS=$opts "$PGBENCH" -n -M prepared -c "$CLIENTS" -j "$JOBS" -T $(( SECS * 2 )) -l --log-prefix="$d/log" \
+          -D ng="$NG" -D m="$CUR_M" -f "$d/a.sql@1" -f "$d/b.sql@1" "$DB") >"$d/out" 2>&1; then
+    echo "   $label: pgbench failed:" >&2; grep -m3 -iE 'error|fatal' "$d/out" >&2 || tail -5 "$d/out" >&2
+    FAILED=1; echo "$label|||" >> "$MIX"; return 0
+  fi
+  local p0 p1
+  p0=$(cat "$d"/log.* | awk '$4 == 0 { print $3 }' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR - 1) / 2) + 1] }')
+  p1=$(cat "$d"/log.* | awk '$4 == 1 { print $3 }' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR - 1) / 2) + 1] }')
+  awk -v label="$label" -v a="$p0" -v b="$p1" 'BEGIN { printf "%s|%.3f|%.3f|%.2f\n", label, a / 1000, b / 1000, (a > 0) ? b / a : 0 }' >> "$MIX"
+  echo "   interleaved: $(tail -1 "$MIX" | awk -F'|' '{ printf "%-58s p50 %s ms vs %s ms: %s", $1, $2, $3, $4 }')"
+}
+mix_of() { awk -F'|' -v n="$1" '$1 == n { print $4 }' "$MIX"; }
 tps_of() { awk -F'|' -v n="$1" '$1 == n { print $3 }' "$RES"; }
 
 echo "== pgbench, -M prepared, $SECS s each, $CLIENTS clients / $JOBS threads unless said"
@@ -233,6 +259,17 @@ if [ -z "$CRED_SKIP" ]; then
 else
   skip "upstream_credentials (libsodium)" "$CRED_SKIP"
 fi
+
+mix_goals() {  # PREFIX: the interleaved goal ratios at the current size
+  local g="$PGOPTIONS -c plan_cache_mode=force_generic_plan"
+  mixed "${1}resolve hit (pos 5) / bare probe" resolve_hit.sql 5 probe.sql 5 "$g"
+  mixed "${1}resolve hit at pos 1 / at pos 5" resolve_hit.sql 1 resolve_hit.sql 5
+  mixed "${1}resolve miss / resolve hit (pos 5)" resolve_miss.sql - resolve_hit.sql 5
+  mixed "${1}resolve hit (pos 5) / 2 round trips" resolve_hit.sql 5 app_two_trips.sql 5
+  mixed "${1}upsert_cache_entry / INSERT ON CONFLICT" upsert.sql - insert_on_conflict.sql -
+}
+echo "== the goal ratios, interleaved (both sides in one pgbench run, $(( SECS * 2 )) s each)"
+mix_goals ""
 
 echo "== memory: one session, $MEM_BASE then $MEM_CALLS resolve calls"
 MEM=$("${PSQL[@]}" -d "$DB" -F ' ' <<SQL
@@ -304,6 +341,7 @@ if [ "$SCALING" = 1 ]; then
   bench "x10: app: 2 round trips (pos 5)" app_two_trips.sql "$CLIENTS" "$JOBS" -D k=5
   bench "x10: upsert_cache_entry (update)" upsert.sql "$CLIENTS" "$JOBS"
   bench "x10: INSERT ON CONFLICT DO UPDATE" insert_on_conflict.sql "$CLIENTS" "$JOBS"
+  mix_goals "x10: "
   scale_row "$(( ROWS * 10 ))" "x10: " >> "$SCALES"
 fi
 
@@ -323,12 +361,16 @@ add_ratio() {  # label, value, goal
 H5=$(tps_of "resolve hit, blob at pos 5 of 5"); H1=$(tps_of "resolve hit, blob at pos 1 of 5")
 PROBE=$(tps_of "probe, generic plan (pos 5)")
 UP=$(tps_of "upsert_cache_entry (update)"); IOC=$(tps_of "INSERT ON CONFLICT DO UPDATE")
-add_ratio "resolve hit (pos 5 of 5) / bare probe of that entry (generic plan)" "$(ratio "$H5" "$PROBE")" ">= 0.9"
+add_ratio "resolve hit (pos 5 of 5) / bare probe of that entry (generic plan), interleaved" "$(mix_of "resolve hit (pos 5) / bare probe")" ">= 0.9"
+add_ratio "  the same from the sequential lines (tps)" "$(ratio "$H5" "$PROBE")" "report"
 add_ratio "resolve hit (pos 5 of 5) / bare descent by digest (generic plan)" "$(ratio "$H5" "$(tps_of "probe by digest, generic plan (pos 5)")")" "report"
-add_ratio "resolve hit at pos 1 / at pos 5" "$(ratio "$H1" "$H5")" ">= 0.95"
-add_ratio "resolve miss (5 upstreams) / resolve hit (pos 5)" "$(ratio "$(tps_of "resolve miss, 5 upstreams")" "$H5")" ">= 0.9"
-add_ratio "resolve hit (pos 5 of 5) / application's 2 round trips" "$(ratio "$H5" "$(tps_of "app: 2 round trips (pos 5)")")" ">= 1.5"
-add_ratio "upsert_cache_entry / INSERT ON CONFLICT DO UPDATE" "$(ratio "$UP" "$IOC")" ">= 0.9"
+add_ratio "resolve hit at pos 1 / at pos 5, interleaved" "$(mix_of "resolve hit at pos 1 / at pos 5")" ">= 0.95"
+add_ratio "  the same from the sequential lines (tps)" "$(ratio "$H1" "$H5")" "report"
+add_ratio "resolve miss (5 upstreams) / resolve hit (pos 5), interleaved" "$(mix_of "resolve miss / resolve hit (pos 5)")" ">= 0.9"
+add_ratio "  the same from the sequential lines (tps)" "$(ratio "$(tps_of "resolve miss, 5 upstreams")" "$H5")" "report"
+add_ratio "resolve hit (pos 5 of 5) / application's 2 round trips, interleaved" "$(mix_of "resolve hit (pos 5) / 2 round trips")" ">= 1.5"
+add_ratio "upsert_cache_entry / INSERT ON CONFLICT DO UPDATE, interleaved" "$(mix_of "upsert_cache_entry / INSERT ON CONFLICT")" ">= 0.9"
+add_ratio "  the same from the sequential lines (tps)" "$(ratio "$UP" "$IOC")" "report"
 if [ "$SHAPES" = 1 ]; then
   add_ratio "upsert_cache_entry: this index shape / the previous one" "$(ratio "$UP" "$(tps_of "previous shape: upsert_cache_entry (update)")")" "report"
   add_ratio "INSERT ON CONFLICT: this index shape / the previous one" "$(ratio "$IOC" "$(tps_of "previous shape: INSERT ON CONFLICT DO UPDATE")")" "report"
@@ -341,13 +383,15 @@ if [ "$SCALING" = 1 ]; then
   P10=$(ratio "$(tps_of "x10: probe, generic plan (pos 5)")" "$PROBE")
   add_ratio "resolve hit (pos 5) at $(( ROWS * 10 )) / at $ROWS rows" "$R10" "report"
   add_ratio "bare probe at $(( ROWS * 10 )) / at $ROWS rows" "$P10" "report"
-  add_ratio "cost growth: resolve's x10 ratio / the bare probe's" "$(ratio "$R10" "$P10")" ">= 0.95"
+  add_ratio "cost growth: resolve's x10 ratio / the bare probe's, interleaved" "$(ratio "$(mix_of "x10: resolve hit (pos 5) / bare probe")" "$(mix_of "resolve hit (pos 5) / bare probe")")" ">= 0.95"
+  add_ratio "  the same from the sequential lines (tps)" "$(ratio "$R10" "$P10")" "report"
   X5=$(tps_of "x10: resolve hit, blob at pos 5 of 5")
-  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / bare probe" "$(ratio "$X5" "$(tps_of "x10: probe, generic plan (pos 5)")")" ">= 0.9"
-  add_ratio "at $(( ROWS * 10 )): resolve hit at pos 1 / at pos 5" "$(ratio "$(tps_of "x10: resolve hit, blob at pos 1 of 5")" "$X5")" ">= 0.95"
-  add_ratio "at $(( ROWS * 10 )): resolve miss / resolve hit (pos 5)" "$(ratio "$(tps_of "x10: resolve miss, 5 upstreams")" "$X5")" ">= 0.9"
-  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / application's 2 round trips" "$(ratio "$X5" "$(tps_of "x10: app: 2 round trips (pos 5)")")" ">= 1.5"
-  add_ratio "at $(( ROWS * 10 )): upsert_cache_entry / INSERT ON CONFLICT DO UPDATE" "$(ratio "$(tps_of "x10: upsert_cache_entry (update)")" "$(tps_of "x10: INSERT ON CONFLICT DO UPDATE")")" ">= 0.9"
+  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / bare probe, interleaved" "$(mix_of "x10: resolve hit (pos 5) / bare probe")" ">= 0.9"
+  add_ratio "at $(( ROWS * 10 )): resolve hit at pos 1 / at pos 5, interleaved" "$(mix_of "x10: resolve hit at pos 1 / at pos 5")" ">= 0.95"
+  add_ratio "at $(( ROWS * 10 )): resolve miss / resolve hit (pos 5), interleaved" "$(mix_of "x10: resolve miss / resolve hit (pos 5)")" ">= 0.9"
+  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / application's 2 round trips, interleaved" "$(mix_of "x10: resolve hit (pos 5) / 2 round trips")" ">= 1.5"
+  add_ratio "at $(( ROWS * 10 )): upsert_cache_entry / INSERT ON CONFLICT, interleaved" "$(mix_of "x10: upsert_cache_entry / INSERT ON CONFLICT")" ">= 0.9"
+  add_ratio "  at $(( ROWS * 10 )), resolve hit (pos 5) / bare probe from the sequential lines (tps)" "$(ratio "$X5" "$(tps_of "x10: probe, generic plan (pos 5)")")" "report"
 else
   add_ratio "cost growth: resolve's x10 ratio / the bare probe's (BENCH_SCALING=0)" "" ">= 0.95"
 fi
@@ -365,6 +409,12 @@ MD=$OUT/results-$SCALE.md
   echo "| run | clients | tps | avg ms | p50 ms | p99 ms |"
   echo "|---|---:|---:|---:|---:|---:|"
   awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$RES"
+  echo
+  echo "Interleaved pairs (one pgbench run of $(( SECS * 2 )) s, $CLIENTS clients, each transaction picks one of the two scripts at random; ratio = B's median latency / A's):"
+  echo
+  echo "| A / B | A p50 ms | B p50 ms | ratio |"
+  echo "|---|---:|---:|---:|"
+  awk -F'|' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$MIX"
   echo
   if [ "$SMOKE" = 1 ]; then
     echo "Smoke run: figures only. The goals are judged by a full \`make bench\`, not by $SECS s runs on $ROWS entries."
