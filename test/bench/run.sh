@@ -7,7 +7,8 @@
 # Environment (all optional):
 #   SCALE=200000          cache_entries rows to generate (rounded to the layout)
 #   BENCH_SECONDS=10      duration of each pgbench run
-#   BENCH_SCALING=1       also grow the table to SCALE x 10 and rerun resolve
+#   BENCH_SCALING=1       also grow the table to SCALE x BENCH_SCALE_FACTOR (10,
+#                         at most 10: the generator leaves room for 10) and rerun
 #   BENCH_MEM_CALLS=1000000, BENCH_MEM_BASE=10000
 #                         resolve calls in one session for the memory check
 #   BENCH_CLIENTS=4 BENCH_JOBS=2   pgbench clients/threads (2-core machine)
@@ -32,6 +33,7 @@ BENCH=$TOP/test/bench
 SCALE=${SCALE:-200000}
 SECS=${BENCH_SECONDS:-10}
 SCALING=${BENCH_SCALING:-1}
+XF=${BENCH_SCALE_FACTOR:-10}
 MEM_CALLS=${BENCH_MEM_CALLS:-1000000}
 MEM_BASE=${BENCH_MEM_BASE:-10000}
 CLIENTS=${BENCH_CLIENTS:-4}
@@ -325,24 +327,24 @@ scale_row() {  # rows, line-name prefix: rows, then p50 p99 of probe, pos 1, pos
 }
 scale_row "$ROWS" "" > "$SCALES"
 if [ "$SCALING" = 1 ]; then
-  echo "== scaling: growing the table to $(( ROWS * 10 )) entries"
+  echo "== scaling: growing the table to $(( ROWS * XF )) entries"
   t0=$(date +%s)
-  q "SELECT vreg_bench.fill($M, $(( M * 10 )))" >/dev/null
+  q "SELECT vreg_bench.fill($M, $(( M * XF )))" >/dev/null
   q "ANALYZE"
   q "CHECKPOINT"
   echo "   added $(( ROWS * 9 )) entries in $(( $(date +%s) - t0 )) s"
-  CUR_M=$(( M * 10 ))
-  PGOPTIONS=$GENERIC bench "x10: probe, generic plan (pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
-  bench "x10: resolve hit, blob at pos 5 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=5
-  bench "x10: resolve hit, blob at pos 1 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=1
-  bench "x10: resolve miss, 5 upstreams" resolve_miss.sql "$CLIENTS" "$JOBS"
-  PGOPTIONS=$GENERIC bench "x10: probe by digest, generic plan (pos 5)" probe_digest.sql "$CLIENTS" "$JOBS" -D k=5
-  bench "x10: resolve hit, tag at pos 5 of 5" resolve_tag.sql "$CLIENTS" "$JOBS" -D k=5
-  bench "x10: app: 2 round trips (pos 5)" app_two_trips.sql "$CLIENTS" "$JOBS" -D k=5
-  bench "x10: upsert_cache_entry (update)" upsert.sql "$CLIENTS" "$JOBS"
-  bench "x10: INSERT ON CONFLICT DO UPDATE" insert_on_conflict.sql "$CLIENTS" "$JOBS"
-  mix_goals "x10: "
-  scale_row "$(( ROWS * 10 ))" "x10: " >> "$SCALES"
+  CUR_M=$(( M * XF ))
+  PGOPTIONS=$GENERIC bench "x${XF}: probe, generic plan (pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x${XF}: resolve hit, blob at pos 5 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x${XF}: resolve hit, blob at pos 1 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=1
+  bench "x${XF}: resolve miss, 5 upstreams" resolve_miss.sql "$CLIENTS" "$JOBS"
+  PGOPTIONS=$GENERIC bench "x${XF}: probe by digest, generic plan (pos 5)" probe_digest.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x${XF}: resolve hit, tag at pos 5 of 5" resolve_tag.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x${XF}: app: 2 round trips (pos 5)" app_two_trips.sql "$CLIENTS" "$JOBS" -D k=5
+  bench "x${XF}: upsert_cache_entry (update)" upsert.sql "$CLIENTS" "$JOBS"
+  bench "x${XF}: INSERT ON CONFLICT DO UPDATE" insert_on_conflict.sql "$CLIENTS" "$JOBS"
+  mix_goals "x${XF}: "
+  scale_row "$(( ROWS * XF ))" "x${XF}: " >> "$SCALES"
 fi
 
 # ---- the table ---------------------------------------------------------------
@@ -379,21 +381,21 @@ add_ratio "record_download: 16 clients on 1 entry / on 16 entries" "$(ratio "$(t
 add_ratio "cache_entry_partition (C) / SQL, keys per second" "$(ratio "$(tps_of "cache_entry_partition (C), $KEYS keys")" "$(tps_of "partition in SQL, $KEYS keys")")" ">= 10"
 add_ratio "upstream_credentials (libsodium) / pgp_sym_decrypt" "$(ratio "$(tps_of "upstream_credentials (libsodium)")" "$(tps_of "pgp_sym_decrypt (pgcrypto)")")" "report"
 if [ "$SCALING" = 1 ]; then
-  R10=$(ratio "$(tps_of "x10: resolve hit, blob at pos 5 of 5")" "$H5")
-  P10=$(ratio "$(tps_of "x10: probe, generic plan (pos 5)")" "$PROBE")
-  add_ratio "resolve hit (pos 5) at $(( ROWS * 10 )) / at $ROWS rows" "$R10" "report"
-  add_ratio "bare probe at $(( ROWS * 10 )) / at $ROWS rows" "$P10" "report"
-  add_ratio "cost growth: resolve's x10 ratio / the bare probe's, interleaved" "$(ratio "$(mix_of "x10: resolve hit (pos 5) / bare probe")" "$(mix_of "resolve hit (pos 5) / bare probe")")" ">= 0.95"
+  R10=$(ratio "$(tps_of "x${XF}: resolve hit, blob at pos 5 of 5")" "$H5")
+  P10=$(ratio "$(tps_of "x${XF}: probe, generic plan (pos 5)")" "$PROBE")
+  add_ratio "resolve hit (pos 5) at $(( ROWS * XF )) / at $ROWS rows" "$R10" "report"
+  add_ratio "bare probe at $(( ROWS * XF )) / at $ROWS rows" "$P10" "report"
+  add_ratio "cost growth: resolve's x${XF} ratio / the bare probe's, interleaved" "$(ratio "$(mix_of "x${XF}: resolve hit (pos 5) / bare probe")" "$(mix_of "resolve hit (pos 5) / bare probe")")" ">= 0.95"
   add_ratio "  the same from the sequential lines (tps)" "$(ratio "$R10" "$P10")" "report"
-  X5=$(tps_of "x10: resolve hit, blob at pos 5 of 5")
-  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / bare probe, interleaved" "$(mix_of "x10: resolve hit (pos 5) / bare probe")" ">= 0.9"
-  add_ratio "at $(( ROWS * 10 )): resolve hit at pos 1 / at pos 5, interleaved" "$(mix_of "x10: resolve hit at pos 1 / at pos 5")" ">= 0.95"
-  add_ratio "at $(( ROWS * 10 )): resolve miss / resolve hit (pos 5), interleaved" "$(mix_of "x10: resolve miss / resolve hit (pos 5)")" ">= 0.9"
-  add_ratio "at $(( ROWS * 10 )): resolve hit (pos 5) / application's 2 round trips, interleaved" "$(mix_of "x10: resolve hit (pos 5) / 2 round trips")" ">= 1.5"
-  add_ratio "at $(( ROWS * 10 )): upsert_cache_entry / INSERT ON CONFLICT, interleaved" "$(mix_of "x10: upsert_cache_entry / INSERT ON CONFLICT")" ">= 0.9"
-  add_ratio "  at $(( ROWS * 10 )), resolve hit (pos 5) / bare probe from the sequential lines (tps)" "$(ratio "$X5" "$(tps_of "x10: probe, generic plan (pos 5)")")" "report"
+  X5=$(tps_of "x${XF}: resolve hit, blob at pos 5 of 5")
+  add_ratio "at $(( ROWS * XF )): resolve hit (pos 5) / bare probe, interleaved" "$(mix_of "x${XF}: resolve hit (pos 5) / bare probe")" ">= 0.9"
+  add_ratio "at $(( ROWS * XF )): resolve hit at pos 1 / at pos 5, interleaved" "$(mix_of "x${XF}: resolve hit at pos 1 / at pos 5")" ">= 0.95"
+  add_ratio "at $(( ROWS * XF )): resolve miss / resolve hit (pos 5), interleaved" "$(mix_of "x${XF}: resolve miss / resolve hit (pos 5)")" ">= 0.9"
+  add_ratio "at $(( ROWS * XF )): resolve hit (pos 5) / application's 2 round trips, interleaved" "$(mix_of "x${XF}: resolve hit (pos 5) / 2 round trips")" ">= 1.5"
+  add_ratio "at $(( ROWS * XF )): upsert_cache_entry / INSERT ON CONFLICT, interleaved" "$(mix_of "x${XF}: upsert_cache_entry / INSERT ON CONFLICT")" ">= 0.9"
+  add_ratio "  at $(( ROWS * XF )), resolve hit (pos 5) / bare probe from the sequential lines (tps)" "$(ratio "$X5" "$(tps_of "x${XF}: probe, generic plan (pos 5)")")" "report"
 else
-  add_ratio "cost growth: resolve's x10 ratio / the bare probe's (BENCH_SCALING=0)" "" ">= 0.95"
+  add_ratio "cost growth: resolve's x${XF} ratio / the bare probe's (BENCH_SCALING=0)" "" ">= 0.95"
 fi
 add_ratio "backend memory contexts after $MEM_CALLS / after $MEM_BASE resolve calls" "$(ratio "$CTX2" "$CTX1")" "<= 1.1"
 add_ratio "backend RssAnon after $MEM_CALLS / after $MEM_BASE resolve calls" "$(ratio "$ANON2" "$ANON1")" "<= 1.1"
