@@ -332,7 +332,7 @@ if [ "$SCALING" = 1 ]; then
   q "SELECT vreg_bench.fill($M, $(( M * XF )))" >/dev/null
   q "ANALYZE"
   q "CHECKPOINT"
-  echo "   added $(( ROWS * 9 )) entries in $(( $(date +%s) - t0 )) s"
+  echo "   added $(( ROWS * (XF - 1) )) entries in $(( $(date +%s) - t0 )) s"
   CUR_M=$(( M * XF ))
   PGOPTIONS=$GENERIC bench "x${XF}: probe, generic plan (pos 5)" probe.sql "$CLIENTS" "$JOBS" -D k=5
   bench "x${XF}: resolve hit, blob at pos 5 of 5" resolve_hit.sql "$CLIENTS" "$JOBS" -D k=5
