@@ -74,6 +74,8 @@
 #include "utils/timestamp.h"
 
 #include "containers_vreg.h"
+#include "vreg_common.h"
+#include "vreg_limits.h"
 #include "oci_path.h"
 #include "resolve_scan.h"
 #include "routing.h"
@@ -195,7 +197,7 @@ typedef struct OpenRels
 } OpenRels;
 
 static void
-resolve_relcache_callback(Datum arg, Oid relid)
+resolve_relcache_hook(Oid relid)
 {
 	int			i;
 
@@ -230,24 +232,20 @@ resolve_relcache_callback(Datum arg, Oid relid)
 	}
 }
 
-/* Look the tables and indexes up by name; false when one is missing. */
+/* Look the tables and indexes up (vreg_relid's cache); false when one is missing. */
 static bool
 rels_lookup(void)
 {
-	Oid			nsp = get_namespace_oid(VREG_SCHEMA, true);
-
 	rels.valid = rels.checked = rels.unusable = false;
-	if (!OidIsValid(nsp))
-		return false;
-	rels.registries = get_relname_relid("registries", nsp);
-	rels.registries_pkey = get_relname_relid("registries_pkey", nsp);
-	rels.links = get_relname_relid("registry_upstreams", nsp);
-	rels.links_position_key = get_relname_relid("registry_upstreams_position_key", nsp);
-	rels.upstreams = get_relname_relid("upstreams", nsp);
-	rels.upstreams_pkey = get_relname_relid("upstreams_pkey", nsp);
-	rels.entries = get_relname_relid("cache_entries", nsp);
-	rels.entries_path_key = get_relname_relid("cache_entries_live_path_key", nsp);
-	rels.entries_digest_idx = get_relname_relid("cache_entries_live_digest_idx", nsp);
+	rels.registries = vreg_relid("registries", true);
+	rels.registries_pkey = vreg_relid("registries_pkey", true);
+	rels.links = vreg_relid("registry_upstreams", true);
+	rels.links_position_key = vreg_relid("registry_upstreams_position_key", true);
+	rels.upstreams = vreg_relid("upstreams", true);
+	rels.upstreams_pkey = vreg_relid("upstreams_pkey", true);
+	rels.entries = vreg_relid("cache_entries", true);
+	rels.entries_path_key = vreg_relid("cache_entries_live_path_key", true);
+	rels.entries_digest_idx = vreg_relid("cache_entries_live_digest_idx", true);
 	rels.valid = OidIsValid(rels.registries) && OidIsValid(rels.registries_pkey) &&
 		OidIsValid(rels.links) && OidIsValid(rels.links_position_key) &&
 		OidIsValid(rels.upstreams) && OidIsValid(rels.upstreams_pkey) &&
@@ -453,11 +451,11 @@ report_fallback(Oid relid, const char *why)
 {
 	if (OidIsValid(relid))
 		ereport(DEBUG1,
-				(errmsg_internal("containers_vreg: resolve() uses its planned query: \"%s\" %s",
+				(errmsg_internal("resolve() uses its planned query: \"%s\" %s",
 								 get_rel_name(relid), why)));
 	else
 		ereport(DEBUG1,
-				(errmsg_internal("containers_vreg: resolve() uses its planned query: %s", why)));
+				(errmsg_internal("resolve() uses its planned query: %s", why)));
 }
 
 /* Mark the fixed relations unusable for the scans (until invalidated). */
@@ -823,6 +821,9 @@ load_upstream(IndexScanDesc uscan, TupleTableSlot *uslot, int64 group_id,
 	return found;
 }
 
+/* resolve()'s result columns: result, entry, upstream, position, then result_tail. */
+#define RESOLVE_NATTS 11
+
 /* One link of the registry. */
 typedef struct Link
 {
@@ -830,46 +831,50 @@ typedef struct Link
 	int16		position;
 } Link;
 
-VregResolveScanResult
-vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *result)
+/*
+ * The probe of the group's partition: its live-entry index, the upstreams'
+ * primary key for the upstream rows, and the request's keys as Datums.
+ */
+typedef struct EntryProbe
 {
-	MemoryContext callercxt = CurrentMemoryContext;
-	Snapshot	snapshot;
-	OpenRels	o;
-	ScanKeyData keys[3];
-	TupleTableSlot *slot;
-	IndexScanDesc scan;
-	Link	   *links;
-	int			nlinks = 0;
-	int			maxlinks = 8;
-	int			i;
-	Relation	prel = NULL;
-	Relation	eidx = NULL;
-	PartInfo	pi;
-	TupleTableSlot *eslot = NULL;
-	TupleTableSlot *uslot = NULL;
-	IndexScanDesc escan = NULL;
-	IndexScanDesc uscan = NULL;
-	Datum		relpath_datum = (Datum) 0;
-	Datum		hubpath_datum = (Datum) 0;
-	Datum		digest_datum = (Datum) 0;
-	size_t		blob_suffix_len = 0;
-	char	   *blob_suffix = NULL;
-	HeapTuple	winner = NULL;
-	int16		winner_position = 0;
-	bool		winner_stale = false;
-	bool		fallback = false;
-	Datum		values[11];
-	bool		nulls[11];
+	Relation	prel;			/* the group's leaf partition, or NULL */
+	Relation	eidx;			/* its path or digest index, or NULL */
+	PartInfo	pi;				/* a copy: an invalidation may clear the slot */
+	TupleTableSlot *eslot;
+	TupleTableSlot *uslot;
+	IndexScanDesc escan;		/* NULL until opened */
+	IndexScanDesc uscan;
+	Datum		relpath_datum;
+	Datum		hubpath_datum;
+	Datum		digest_datum;
+	char	   *blob_suffix;	/* "/blobs/<digest>" for a digest request */
+	size_t		blob_suffix_len;
+} EntryProbe;
 
-	memset(&pi, 0, sizeof(pi));
-	if (!ActiveSnapshotSet() || outdesc->natts != 11)
-		return VREG_RESOLVE_SCAN_FALLBACK;
-	snapshot = GetActiveSnapshot();
+/* The winner so far. */
+typedef struct Winner
+{
+	HeapTuple	tuple;			/* NULL: a miss so far */
+	int16		position;
+	bool		stale;
+	bool		exact;			/* digest: found under the requested path */
+	int64		id;
+} Winner;
 
+/*
+ * Set up one call: the snapshot, the shared relcache hook, and the scratch
+ * context it works in (reset at the end of every call, and here when an
+ * error left it dirty). False when there is no active snapshot.
+ */
+static bool
+scan_begin(Snapshot *snapshot)
+{
+	if (!ActiveSnapshotSet())
+		return false;
+	*snapshot = GetActiveSnapshot();
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(resolve_relcache_callback, (Datum) 0);
+		vreg_on_relcache_invalidation(resolve_relcache_hook);
 		callback_registered = true;
 	}
 	if (scratch_cxt == NULL)
@@ -877,37 +882,41 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 											"containers_vreg resolve",
 											ALLOCSET_DEFAULT_SIZES);
 	else
-		MemoryContextReset(scratch_cxt);	/* left over by an error */
-	MemoryContextSwitchTo(scratch_cxt);
+		MemoryContextReset(scratch_cxt);
+	return true;
+}
 
-	if (!open_rels(&o))
-	{
-		MemoryContextSwitchTo(callercxt);
-		return VREG_RESOLVE_SCAN_FALLBACK;
-	}
+/* Step 1: does the registry exist in the group (registries_pkey)? */
+static bool
+registry_exists(OpenRels *o, const VregResolveRequest *req, Snapshot snapshot)
+{
+	ScanKeyData keys[2];
+	TupleTableSlot *slot = table_slot_create(o->registries, NULL);
+	IndexScanDesc scan = vreg_index_beginscan(o->registries, o->registries_pkey, snapshot, 2, 0);
+	bool		found;
 
-	/* 1. the registry */
-	slot = table_slot_create(o.registries, NULL);
 	int8_key(&keys[0], 1, req->group_id);
 	int8_key(&keys[1], 2, req->registry_id);
-	scan = vreg_index_beginscan(o.registries, o.registries_pkey, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
-	if (!index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
-		close_rels(&o);
-		MemoryContextSwitchTo(callercxt);
-		MemoryContextReset(scratch_cxt);
-		return VREG_RESOLVE_SCAN_NO_REGISTRY;
-	}
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}
 
-	/* 2. its links, in position order */
-	links = palloc(sizeof(Link) * maxlinks);
-	slot = table_slot_create(o.links, NULL);
-	scan = vreg_index_beginscan(o.links, o.links_position_key, snapshot, 2, 0);
+/* Step 2: the registry's links in position order; *nlinks set. */
+static Link *
+load_links(OpenRels *o, const VregResolveRequest *req, Snapshot snapshot, int *nlinks)
+{
+	ScanKeyData keys[2];
+	int			maxlinks = VREG_MAX_UPSTREAMS_PER_REGISTRY + 3;
+	Link	   *links = palloc(sizeof(Link) * maxlinks);
+	TupleTableSlot *slot = table_slot_create(o->links, NULL);
+	IndexScanDesc scan = vreg_index_beginscan(o->links, o->links_position_key, snapshot, 2, 0);
+
+	*nlinks = 0;
+	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[1], 2, req->registry_id);
 	index_rescan(scan, keys, 2, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -918,172 +927,243 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 
 		if (isnull1 || isnull2)
 			continue;			/* NOT NULL columns: cannot happen */
-		if (nlinks == maxlinks)
+		if (*nlinks == maxlinks)
 		{
 			maxlinks *= 2;
 			links = repalloc(links, sizeof(Link) * maxlinks);
 		}
-		links[nlinks].upstream_id = DatumGetInt64(up);
-		links[nlinks].position = DatumGetInt16(pos);
-		nlinks++;
+		links[*nlinks].upstream_id = DatumGetInt64(up);
+		links[*nlinks].position = DatumGetInt16(pos);
+		(*nlinks)++;
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	return links;
+}
 
-	/* 3. the group's partition and index, once there is something to probe */
-	if (nlinks > 0)
+/*
+ * Step 3: open the group's partition and the index to probe. False when the
+ * scans cannot answer (no leaf partition takes the group, or its indexes are
+ * not the ones the install script made): the caller falls back.
+ */
+static bool
+probe_open(EntryProbe *p, OpenRels *o, const VregResolveRequest *req, Snapshot snapshot)
+{
+	Oid			part = vreg_route_leaf_partition(rels.entries, req->group_id);
+	PartInfo   *cached;
+
+	memset(p, 0, sizeof(*p));
+	if (OidIsValid(part))
+		p->prel = open_kind(part, RELKIND_RELATION);
+	if (p->prel == NULL)
 	{
-		Oid			part = vreg_route_leaf_partition(rels.entries, req->group_id);
-		PartInfo   *cached;
+		report_fallback(InvalidOid, "no leaf partition of cache_entries takes the group");
+		return false;
+	}
+	cached = usable_part_info(p->prel);
+	if (cached == NULL)
+		return false;
+	p->pi = *cached;
+	p->eidx = index_open(req->digest ? p->pi.digest_idx : p->pi.path_idx, AccessShareLock);
+	p->eslot = table_slot_create(p->prel, NULL);
+	p->escan = vreg_index_beginscan(p->prel, p->eidx, snapshot, 3, 0);
+	p->uslot = table_slot_create(o->upstreams, NULL);
+	p->uscan = vreg_index_beginscan(o->upstreams, o->upstreams_pkey, snapshot, 2, 0);
+	p->relpath_datum = CStringGetTextDatum(req->relpath);
+	p->hubpath_datum = CStringGetTextDatum(req->hubpath);
+	if (req->digest)
+	{
+		p->digest_datum = CStringGetTextDatum(req->digest);
+		p->blob_suffix = psprintf("/blobs/%s", req->digest);
+		p->blob_suffix_len = strlen(p->blob_suffix);
+	}
+	return true;
+}
 
-		if (OidIsValid(part))
-			prel = open_kind(part, RELKIND_RELATION);
-		if (prel == NULL)
-			report_fallback(InvalidOid, "no leaf partition of cache_entries takes the group");
-		cached = prel != NULL ? usable_part_info(prel) : NULL;
-		if (cached == NULL)
-			fallback = true;
-		else
+static void
+probe_close(EntryProbe *p)
+{
+	if (p->escan != NULL)
+	{
+		index_endscan(p->escan);
+		index_endscan(p->uscan);
+		ExecDropSingleTupleTableSlot(p->eslot);
+		ExecDropSingleTupleTableSlot(p->uslot);
+		index_close(p->eidx, NoLock);
+	}
+	if (p->prel != NULL)
+		relation_close(p->prel, NoLock);
+}
+
+/*
+ * Consider one live entry the probe found for the link's upstream. A tag
+ * takes the first (the key is the whole path); a digest prefers the exact
+ * path, then the lowest id. Returns true when the scan of this link is done.
+ */
+static bool
+consider_entry(EntryProbe *p, const VregResolveRequest *req, const char *path,
+			   const UpstreamRow *up, Winner *w)
+{
+	bool		isnull;
+	text	   *rp = slot_text(p->eslot, p->pi.att[E_RELATIVE_PATH]);
+	bool		exact;
+	int64		id;
+
+	if (!req->digest)
+	{
+		if (!text_equals(rp, path, strlen(path)))
+			return false;		/* cannot happen: the key is the path */
+		w->tuple = ExecCopySlotHeapTuple(p->eslot);
+		w->stale = tag_is_stale(DatumGetTimestampTz(slot_getattr(p->eslot, p->pi.att[E_CHECKED_AT], &isnull)),
+								up->hours);
+		return true;
+	}
+	exact = text_equals(rp, path, strlen(path));
+	id = DatumGetInt64(slot_getattr(p->eslot, p->pi.att[E_ID], &isnull));
+	if (w->tuple == NULL || (exact && !w->exact) || (exact == w->exact && id < w->id))
+	{
+		if (w->tuple != NULL)
+			heap_freetuple(w->tuple);
+		w->tuple = ExecCopySlotHeapTuple(p->eslot);
+		w->exact = exact;
+		w->id = id;
+	}
+	return false;
+}
+
+/*
+ * Step 4, for one link: at most one entry. The upstream row is read only
+ * when its answer matters: before the probe for a tag whose Docker Hub form
+ * differs, otherwise once the probe has found a candidate (a miss costs one
+ * probe per link). A link whose upstream row is not visible is skipped
+ * either way, as the planned query's inner join does.
+ */
+static void
+probe_link(EntryProbe *p, const VregResolveRequest *req, const Link *link, Winner *w)
+{
+	ScanKeyData keys[3];
+	UpstreamRow up;
+	bool		isnull;
+	const char *path = req->relpath;
+	Datum		path_datum = p->relpath_datum;
+
+	up.loaded = false;
+	if (!req->digest && strcmp(req->relpath, req->hubpath) != 0)
+	{
+		if (!load_upstream(p->uscan, p->uslot, req->group_id, link->upstream_id, &up))
+			return;
+		if (up.hub)
 		{
-			pi = *cached;		/* a later invalidation may clear the slot */
-			eidx = index_open(req->digest ? pi.digest_idx : pi.path_idx, AccessShareLock);
-			eslot = table_slot_create(prel, NULL);
-			escan = vreg_index_beginscan(prel, eidx, snapshot, 3, 0);
-			uslot = table_slot_create(o.upstreams, NULL);
-			uscan = vreg_index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2, 0);
-			relpath_datum = CStringGetTextDatum(req->relpath);
-			hubpath_datum = CStringGetTextDatum(req->hubpath);
-			if (req->digest)
-			{
-				digest_datum = CStringGetTextDatum(req->digest);
-				blob_suffix = psprintf("/blobs/%s", req->digest);
-				blob_suffix_len = strlen(blob_suffix);
-			}
+			path = req->hubpath;
+			path_datum = p->hubpath_datum;
 		}
 	}
 
-	/*
-	 * 4. each link: at most one entry. The upstream row is read only when
-	 * its answer matters: before the probe for a tag whose Docker Hub form
-	 * differs, otherwise once the probe has found a candidate (a miss costs
-	 * one probe per link). A link whose upstream row is not visible is
-	 * skipped either way, as the planned query's inner join does.
-	 */
-	for (i = 0; !fallback && i < nlinks && winner == NULL; i++)
-	{
-		int64		upstream_id = links[i].upstream_id;
-		UpstreamRow up;
-		bool		isnull;
-		const char *path = req->relpath;
-		Datum		path_datum = relpath_datum;
-		bool		best_exact = false;
-		int64		best_id = 0;
-
-		up.loaded = false;
-		if (!req->digest && strcmp(req->relpath, req->hubpath) != 0)
-		{
-			if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
-				continue;
-			if (up.hub)
-			{
-				path = req->hubpath;
-				path_datum = hubpath_datum;
-			}
-		}
-
-		int8_key(&keys[0], 1, req->group_id);
-		int8_key(&keys[1], 2, upstream_id);
-		if (req->digest)
-			text_key(&keys[2], 3, pi.digest_collation, digest_datum);
-		else
-			text_key(&keys[2], 3, pi.path_collation, path_datum);
-		index_rescan(escan, keys, 3, NULL, 0);
-
-		while (index_getnext_slot(escan, ForwardScanDirection, eslot))
-		{
-			text	   *rp;
-			bool		exact;
-			int64		id;
-
-			/* the index predicate says status = 0; the tuple must agree */
-			if (DatumGetInt16(slot_getattr(eslot, pi.att[E_STATUS], &isnull)) != 0 || isnull)
-				continue;
-			rp = slot_text(eslot, pi.att[E_RELATIVE_PATH]);
-			if (req->digest &&
-				text_ends_with(rp, blob_suffix, blob_suffix_len) != req->is_blob)
-				continue;		/* digest: same kind only */
-			if (!up.loaded)
-			{
-				if (!load_upstream(uscan, uslot, req->group_id, upstream_id, &up))
-					break;
-				if (up.hub)
-					path = req->hubpath;	/* tags: the same as relpath here */
-			}
-			if (!req->digest)
-			{
-				if (!text_equals(rp, path, strlen(path)))
-					continue;	/* cannot happen: the key is the path */
-				winner = ExecCopySlotHeapTuple(eslot);
-				winner_stale = tag_is_stale(DatumGetTimestampTz(slot_getattr(eslot, pi.att[E_CHECKED_AT], &isnull)),
-											up.hours);
-				break;
-			}
-
-			/* digest: the exact path first, then the lowest id */
-			exact = text_equals(rp, path, strlen(path));
-			id = DatumGetInt64(slot_getattr(eslot, pi.att[E_ID], &isnull));
-			if (winner == NULL || (exact && !best_exact) ||
-				(exact == best_exact && id < best_id))
-			{
-				if (winner != NULL)
-					heap_freetuple(winner);
-				winner = ExecCopySlotHeapTuple(eslot);
-				best_exact = exact;
-				best_id = id;
-			}
-		}
-		ExecClearTuple(eslot);
-		if (winner != NULL)
-			winner_position = links[i].position;
-	}
-
-	/* 5. the result row, from the copy of the winning tuple */
-	memset(nulls, true, sizeof(nulls));
-	memset(values, 0, sizeof(values));
-	nulls[0] = false;
-	if (winner == NULL)
-		values[0] = CStringGetTextDatum("miss");
+	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[1], 2, link->upstream_id);
+	if (req->digest)
+		text_key(&keys[2], 3, p->pi.digest_collation, p->digest_datum);
 	else
-	{
-		TupleDesc	edesc = RelationGetDescr(prel);
+		text_key(&keys[2], 3, p->pi.path_collation, path_datum);
+	index_rescan(p->escan, keys, 3, NULL, 0);
 
-		values[0] = CStringGetTextDatum(winner_stale ? "stale" : "hit");
-		values[1] = heap_getattr(winner, pi.att[E_ID], edesc, &nulls[1]);
-		values[2] = heap_getattr(winner, pi.att[E_UPSTREAM_ID], edesc, &nulls[2]);
-		values[3] = Int16GetDatum(winner_position);
-		nulls[3] = false;
-		for (i = 0; i < (int) lengthof(result_tail); i++)
-			values[4 + i] = heap_getattr(winner, pi.att[result_tail[i]], edesc, &nulls[4 + i]);
+	while (index_getnext_slot(p->escan, ForwardScanDirection, p->eslot))
+	{
+		/* the index predicate says status = 0 (live); the tuple must agree */
+		if (DatumGetInt16(slot_getattr(p->eslot, p->pi.att[E_STATUS], &isnull)) != VREG_STATUS_LIVE || isnull)
+			continue;
+		if (req->digest &&
+			text_ends_with(slot_text(p->eslot, p->pi.att[E_RELATIVE_PATH]),
+						   p->blob_suffix, p->blob_suffix_len) != req->is_blob)
+			continue;			/* digest: same kind only */
+		if (!up.loaded)
+		{
+			if (!load_upstream(p->uscan, p->uslot, req->group_id, link->upstream_id, &up))
+				break;
+			if (up.hub)
+				path = req->hubpath;	/* tags: the same as relpath here */
+		}
+		if (consider_entry(p, req, path, &up, w))
+			break;
 	}
+	ExecClearTuple(p->eslot);
+	if (w->tuple != NULL)
+		w->position = link->position;
+}
 
-	if (escan != NULL)
+/* Step 5: the result row's values, from the copy of the winning tuple. */
+static void
+result_values(const EntryProbe *p, const Winner *w, Datum *values, bool *nulls)
+{
+	int			i;
+
+	memset(nulls, true, sizeof(bool) * RESOLVE_NATTS);
+	memset(values, 0, sizeof(Datum) * RESOLVE_NATTS);
+	nulls[0] = false;
+	if (w->tuple == NULL)
 	{
-		index_endscan(escan);
-		index_endscan(uscan);
-		ExecDropSingleTupleTableSlot(eslot);
-		ExecDropSingleTupleTableSlot(uslot);
-		index_close(eidx, NoLock);
+		values[0] = CStringGetTextDatum("miss");
+		return;
 	}
-	if (prel != NULL)
-		relation_close(prel, NoLock);
-	close_rels(&o);
+	values[0] = CStringGetTextDatum(w->stale ? "stale" : "hit");
+	values[1] = heap_getattr(w->tuple, p->pi.att[E_ID], RelationGetDescr(p->prel), &nulls[1]);
+	values[2] = heap_getattr(w->tuple, p->pi.att[E_UPSTREAM_ID], RelationGetDescr(p->prel), &nulls[2]);
+	values[3] = Int16GetDatum(w->position);
+	nulls[3] = false;
+	for (i = 0; i < (int) lengthof(result_tail); i++)
+		values[4 + i] = heap_getattr(w->tuple, p->pi.att[result_tail[i]],
+									 RelationGetDescr(p->prel), &nulls[4 + i]);
+}
 
-	if (fallback)
-	{
-		MemoryContextSwitchTo(callercxt);
-		MemoryContextReset(scratch_cxt);
+/* Leave the scratch context with an answer. */
+static VregResolveScanResult
+scan_end(MemoryContext callercxt, VregResolveScanResult answer)
+{
+	MemoryContextSwitchTo(callercxt);
+	MemoryContextReset(scratch_cxt);
+	return answer;
+}
+
+VregResolveScanResult
+vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *result)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	Snapshot	snapshot;
+	OpenRels	o;
+	Link	   *links;
+	int			nlinks;
+	int			i;
+	EntryProbe	probe;
+	Winner		w;
+	bool		usable = true;
+	Datum		values[RESOLVE_NATTS];
+	bool		nulls[RESOLVE_NATTS];
+
+	if (outdesc->natts != RESOLVE_NATTS || !scan_begin(&snapshot))
 		return VREG_RESOLVE_SCAN_FALLBACK;
+	MemoryContextSwitchTo(scratch_cxt);
+	if (!open_rels(&o))
+		return scan_end(callercxt, VREG_RESOLVE_SCAN_FALLBACK);
+
+	if (!registry_exists(&o, req, snapshot))
+	{
+		close_rels(&o);
+		return scan_end(callercxt, VREG_RESOLVE_SCAN_NO_REGISTRY);
 	}
+	links = load_links(&o, req, snapshot, &nlinks);
+
+	memset(&probe, 0, sizeof(probe));
+	memset(&w, 0, sizeof(w));
+	if (nlinks > 0)
+		usable = probe_open(&probe, &o, req, snapshot);
+	for (i = 0; usable && i < nlinks && w.tuple == NULL; i++)
+		probe_link(&probe, req, &links[i], &w);
+	if (usable)
+		result_values(&probe, &w, values, nulls);
+	probe_close(&probe);
+	close_rels(&o);
+	if (!usable)
+		return scan_end(callercxt, VREG_RESOLVE_SCAN_FALLBACK);
 
 	/* heap_form_tuple copies the values into the caller's memory */
 	MemoryContextSwitchTo(callercxt);
