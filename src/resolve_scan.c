@@ -82,6 +82,8 @@
 #include "utils/timestamp.h"
 
 #include "containers_vreg.h"
+#include "vreg_common.h"
+#include "vreg_limits.h"
 #include "oci_path.h"
 #include "resolve_scan.h"
 #include "routing.h"
@@ -203,7 +205,7 @@ typedef struct OpenRels
 } OpenRels;
 
 static void
-resolve_relcache_callback(Datum arg, Oid relid)
+resolve_relcache_hook(Oid relid)
 {
 	int			i;
 
@@ -238,24 +240,20 @@ resolve_relcache_callback(Datum arg, Oid relid)
 	}
 }
 
-/* Look the tables and indexes up by name; false when one is missing. */
+/* Look the tables and indexes up (vreg_relid's cache); false when one is missing. */
 static bool
 rels_lookup(void)
 {
-	Oid			nsp = get_namespace_oid(VREG_SCHEMA, true);
-
 	rels.valid = rels.checked = rels.unusable = false;
-	if (!OidIsValid(nsp))
-		return false;
-	rels.registries = get_relname_relid("registries", nsp);
-	rels.registries_pkey = get_relname_relid("registries_pkey", nsp);
-	rels.links = get_relname_relid("registry_upstreams", nsp);
-	rels.links_position_key = get_relname_relid("registry_upstreams_position_key", nsp);
-	rels.upstreams = get_relname_relid("upstreams", nsp);
-	rels.upstreams_pkey = get_relname_relid("upstreams_pkey", nsp);
-	rels.entries = get_relname_relid("cache_entries", nsp);
-	rels.entries_path_key = get_relname_relid("cache_entries_live_path_upstream_key", nsp);
-	rels.entries_digest_idx = get_relname_relid("cache_entries_live_digest_upstream_idx", nsp);
+	rels.registries = vreg_relid("registries", true);
+	rels.registries_pkey = vreg_relid("registries_pkey", true);
+	rels.links = vreg_relid("registry_upstreams", true);
+	rels.links_position_key = vreg_relid("registry_upstreams_position_key", true);
+	rels.upstreams = vreg_relid("upstreams", true);
+	rels.upstreams_pkey = vreg_relid("upstreams_pkey", true);
+	rels.entries = vreg_relid("cache_entries", true);
+	rels.entries_path_key = vreg_relid("cache_entries_live_path_upstream_key", true);
+	rels.entries_digest_idx = vreg_relid("cache_entries_live_digest_upstream_idx", true);
 	rels.valid = OidIsValid(rels.registries) && OidIsValid(rels.registries_pkey) &&
 		OidIsValid(rels.links) && OidIsValid(rels.links_position_key) &&
 		OidIsValid(rels.upstreams) && OidIsValid(rels.upstreams_pkey) &&
@@ -461,11 +459,11 @@ report_fallback(Oid relid, const char *why)
 {
 	if (OidIsValid(relid))
 		ereport(DEBUG1,
-				(errmsg_internal("containers_vreg: resolve() uses its planned query: \"%s\" %s",
+				(errmsg_internal("resolve() uses its planned query: \"%s\" %s",
 								 get_rel_name(relid), why)));
 	else
 		ereport(DEBUG1,
-				(errmsg_internal("containers_vreg: resolve() uses its planned query: %s", why)));
+				(errmsg_internal("resolve() uses its planned query: %s", why)));
 }
 
 /* Mark the fixed relations unusable for the scans (until invalidated). */
@@ -1134,15 +1132,19 @@ result_values(const EntryScan *es, const PartInfo *pi, TupleDesc edesc,
 }
 
 /*
- * Register the invalidation callback once, and switch to the scratch
- * context, emptied (an error may have left something in it).
+ * Set up one call: the snapshot, the shared relcache hook, and the scratch
+ * context it works in (reset at the end of every call, and here when an
+ * error left it dirty). False when there is no active snapshot.
  */
-static void
-scratch_begin(void)
+static bool
+scan_begin(Snapshot *snapshot)
 {
+	if (!ActiveSnapshotSet())
+		return false;
+	*snapshot = GetActiveSnapshot();
 	if (!callback_registered)
 	{
-		CacheRegisterRelcacheCallback(resolve_relcache_callback, (Datum) 0);
+		vreg_on_relcache_invalidation(resolve_relcache_hook);
 		callback_registered = true;
 	}
 	if (scratch_cxt == NULL)
@@ -1151,7 +1153,16 @@ scratch_begin(void)
 											ALLOCSET_DEFAULT_SIZES);
 	else
 		MemoryContextReset(scratch_cxt);
-	MemoryContextSwitchTo(scratch_cxt);
+	return true;
+}
+
+/* Leave the scratch context with an answer. */
+static VregResolveScanResult
+scan_end(MemoryContext callercxt, VregResolveScanResult answer)
+{
+	MemoryContextSwitchTo(callercxt);
+	MemoryContextReset(scratch_cxt);
+	return answer;
 }
 
 VregResolveScanResult
@@ -1172,26 +1183,19 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 
 	memset(&pi, 0, sizeof(pi));
 	memset(&es, 0, sizeof(es));
-	if (!ActiveSnapshotSet() || outdesc->natts != 11)
+	if (outdesc->natts != 11 || !scan_begin(&snapshot))
 		return VREG_RESOLVE_SCAN_FALLBACK;
-	snapshot = GetActiveSnapshot();
 	if (!IsMVCCSnapshot(snapshot))
 		return VREG_RESOLVE_SCAN_FALLBACK;	/* one visible version per chain */
-
-	scratch_begin();
+	MemoryContextSwitchTo(scratch_cxt);
 	if (!open_rels(&o))
-	{
-		MemoryContextSwitchTo(callercxt);
-		return VREG_RESOLVE_SCAN_FALLBACK;
-	}
+		return scan_end(callercxt, VREG_RESOLVE_SCAN_FALLBACK);
 
 	/* 1. the registry; 2. its links, in position order */
 	if (!registry_exists(&o, snapshot, req))
 	{
 		close_rels(&o);
-		MemoryContextSwitchTo(callercxt);
-		MemoryContextReset(scratch_cxt);
-		return VREG_RESOLVE_SCAN_NO_REGISTRY;
+		return scan_end(callercxt, VREG_RESOLVE_SCAN_NO_REGISTRY);
 	}
 	links = read_links(&o, snapshot, req, &nlinks);
 
@@ -1227,7 +1231,6 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	/* 5. the result row, from the copy of the winning tuple */
 	if (!fallback)
 		result_values(&es, &pi, prel != NULL ? RelationGetDescr(prel) : NULL, values, nulls);
-
 	if (es.escan != NULL)
 	{
 		index_endscan(es.escan);
@@ -1239,11 +1242,12 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	if (prel != NULL)
 		relation_close(prel, NoLock);
 	close_rels(&o);
+	if (fallback)
+		return scan_end(callercxt, VREG_RESOLVE_SCAN_FALLBACK);
 
 	/* heap_form_tuple copies the values into the caller's memory */
 	MemoryContextSwitchTo(callercxt);
-	if (!fallback)
-		*result = heap_form_tuple(outdesc, values, nulls);
+	*result = heap_form_tuple(outdesc, values, nulls);
 	MemoryContextReset(scratch_cxt);
-	return fallback ? VREG_RESOLVE_SCAN_FALLBACK : VREG_RESOLVE_SCAN_DONE;
+	return VREG_RESOLVE_SCAN_DONE;
 }
