@@ -407,7 +407,7 @@ MD=$OUT/results-$SCALE.md
 {
   echo "containers_vreg benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), PostgreSQL $PGVER, $(nproc) cores, load average $LOAD_START when the timed runs began, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo
-  echo "Command: \`make bench SCALE=$SCALE\` (BENCH_SECONDS=$SECS BENCH_SCALING=$SCALING BENCH_MEM_CALLS=$MEM_CALLS); $CLUSTER."
+  echo "Command: \`make bench SCALE=$SCALE\` (BENCH_SECONDS=$SECS BENCH_SCALING=$SCALING BENCH_SCALE_FACTOR=$XF BENCH_MEM_CALLS=$MEM_CALLS); $CLUSTER."
   echo "Data: $ROWS cache entries ($NG groups, 5 upstreams and 5 registries each, registries with 1..5 upstreams), generated in ${GEN_SECS} s. pgbench -M prepared, -T $SECS per line."
   echo
   echo "| run | clients | tps | avg ms | p50 ms | p99 ms |"
