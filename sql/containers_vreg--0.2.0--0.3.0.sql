@@ -6,6 +6,81 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION containers_vreg UPDATE TO '0.3.0'" to load this file. \quit
 
+-- ---------------------------------------------------------------------------
+-- One index descent per pull: the live-path and live-digest indexes of
+-- cache_entries lead with the path (digest) and end with upstream_id, so
+-- that one descent finds the live entries of every upstream of the group.
+--
+-- The section first takes ACCESS EXCLUSIVE on cache_entries and all its
+-- partitions, tables before indexes as every query takes them: taking a
+-- weaker lock for the build and a stronger one for the drop deadlocked
+-- with running queries (measured at 10 million entries). Readers and
+-- writers wait until the update commits (the constraints below hold the
+-- same lock for their check of every row anyway). To build the indexes
+-- beforehand without blocking writers, run
+-- scripts/prebuild-0.3.0-indexes.sql with psql (one CREATE INDEX
+-- CONCURRENTLY per partition, then the parent index attached):
+-- an index found here under its name, valid and of exactly this definition,
+-- is kept and not built again. A leftover of a failed concurrent build
+-- (invalid, under the name a partition's index would get) is dropped first,
+-- so that the parent index never adopts it.
+LOCK TABLE @extschema@.cache_entries IN ACCESS EXCLUSIVE MODE;
+DO $$
+DECLARE
+  want record;
+  part record;
+  have record;
+BEGIN
+  FOR want IN
+    SELECT * FROM (VALUES
+      ('cache_entries_live_path_upstream_key', '_group_id_relative_path_upstream_id_idx',
+       'CREATE UNIQUE INDEX cache_entries_live_path_upstream_key ON ONLY @extschema@.cache_entries USING btree (group_id, relative_path, upstream_id) WHERE (status = 0)',
+       'CREATE UNIQUE INDEX cache_entries_live_path_upstream_key ON @extschema@.cache_entries (group_id, relative_path, upstream_id) WHERE status = 0'),
+      ('cache_entries_live_digest_upstream_idx', '_group_id_digest_upstream_id_idx',
+       'CREATE INDEX cache_entries_live_digest_upstream_idx ON ONLY @extschema@.cache_entries USING btree (group_id, digest, upstream_id) WHERE ((status = 0) AND (digest IS NOT NULL))',
+       'CREATE INDEX cache_entries_live_digest_upstream_idx ON @extschema@.cache_entries (group_id, digest, upstream_id) WHERE status = 0 AND digest IS NOT NULL')
+    ) AS w(name, child_suffix, def, ddl)
+  LOOP
+    SELECT i.indexrelid, i.indisvalid, pg_catalog.pg_get_indexdef(i.indexrelid) AS def INTO have
+      FROM pg_catalog.pg_class c
+      JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+     WHERE c.relname = want.name AND c.relnamespace = '@extschema@'::pg_catalog.regnamespace;
+    IF FOUND THEN
+      IF have.def IS DISTINCT FROM want.def OR NOT have.indisvalid THEN
+        RAISE EXCEPTION 'index @extschema@.% exists but is %', want.name,
+          CASE WHEN have.def IS DISTINCT FROM want.def THEN 'defined otherwise: ' || have.def
+               ELSE 'not valid (a partition has no index attached to it)' END
+          USING ERRCODE = 'object_not_in_prerequisite_state',
+                HINT = 'Finish scripts/prebuild-0.3.0-indexes.sql, or drop the index; then update again.';
+      END IF;
+      CONTINUE;                 -- built beforehand: keep it
+    END IF;
+    FOR part IN
+      SELECT ic.oid::pg_catalog.regclass AS idx
+        FROM pg_catalog.pg_inherits h
+        JOIN pg_catalog.pg_class pc ON pc.oid = h.inhrelid
+        JOIN pg_catalog.pg_class ic ON ic.relname = pc.relname || want.child_suffix
+                                   AND ic.relnamespace = pc.relnamespace
+        JOIN pg_catalog.pg_index i ON i.indexrelid = ic.oid AND i.indrelid = pc.oid
+       WHERE h.inhparent = '@extschema@.cache_entries'::pg_catalog.regclass
+         AND NOT i.indisvalid
+    LOOP
+      EXECUTE pg_catalog.format('DROP INDEX %s', part.idx);
+    END LOOP;
+    -- adopts every valid per-partition index of this definition, builds the rest
+    EXECUTE want.ddl;
+    IF NOT (SELECT i.indisvalid FROM pg_catalog.pg_index i
+             WHERE i.indexrelid = pg_catalog.to_regclass('@extschema@.' || want.name)) THEN
+      RAISE EXCEPTION 'index @extschema@.% is not valid after its build', want.name
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'A partition has an invalid index of the same definition (a failed CREATE INDEX CONCURRENTLY): drop it and update again.';
+    END IF;
+  END LOOP;
+END
+$$;
+DROP INDEX IF EXISTS @extschema@.cache_entries_live_path_key;
+DROP INDEX IF EXISTS @extschema@.cache_entries_live_digest_idx;
+
 -- upsert_cache_entry: a NULL content_type on an update keeps the stored media
 -- type (a known manifest type was downgraded to application/octet-stream, and
 -- clients then refused the manifest); an entry that replaces the live one
@@ -33,7 +108,6 @@ DECLARE
   v_etag       text := $8;
   v_md5        bytea := $9;
   v_given_key  text := $10;
-  v_url        text;
   v_rel        text;
   v_path_digest text;
   v_etag_digest text;
@@ -71,17 +145,18 @@ BEGIN
 
   -- KEY SHARE: a concurrent delete of the upstream (which marks its live
   -- entries pending destruction) waits for us, so no live entry outlives it.
-  SELECT u.url INTO v_url
+  -- The path is parsed in the same statement (one executor run, not two),
+  -- and only for an upstream that exists: an unknown upstream is P0002
+  -- whatever the path.
+  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
     FROM @extschema@.upstreams u
+   CROSS JOIN LATERAL @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(u.url)) p
    WHERE u.group_id = v_group AND u.id = v_upstream
-     FOR KEY SHARE;
+     FOR KEY SHARE OF u;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'upstream % does not exist in group %', v_upstream, v_group
       USING ERRCODE = 'no_data_found';
   END IF;
-
-  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
-    FROM @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(v_url)) p;
   IF v_etag IS NOT NULL THEN
     v_etag_digest := @extschema@.etag_digest(v_etag);
   END IF;
@@ -774,7 +849,6 @@ DECLARE
   v_etag       text := $8;
   v_md5        bytea := $9;
   v_given_key  text := $10;
-  v_url        text;
   v_rel        text;
   v_path_digest text;
   v_etag_digest text;
@@ -812,17 +886,18 @@ BEGIN
 
   -- KEY SHARE: a concurrent delete of the upstream (which marks its live
   -- entries pending destruction) waits for us, so no live entry outlives it.
-  SELECT u.url INTO v_url
+  -- The path is parsed in the same statement (one executor run, not two),
+  -- and only for an upstream that exists: an unknown upstream is P0002
+  -- whatever the path.
+  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
     FROM @extschema@.upstreams u
+   CROSS JOIN LATERAL @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(u.url)) p
    WHERE u.group_id = v_group AND u.id = v_upstream
-     FOR KEY SHARE;
+     FOR KEY SHARE OF u;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'upstream % of group % does not exist', v_upstream, v_group
       USING ERRCODE = 'no_data_found';
   END IF;
-
-  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
-    FROM @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(v_url)) p;
   IF v_etag IS NOT NULL THEN
     v_etag_digest := @extschema@.etag_digest(v_etag);
   END IF;

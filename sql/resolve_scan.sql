@@ -1,6 +1,6 @@
 -- resolve() answers with direct index scans (src/resolve_scan.c) and keeps
 -- the planned query as its fallback. Every answer below is also computed by
--- the planned query (forced by renaming cache_entries_live_digest_idx in a
+-- the planned query (forced by renaming cache_entries_live_digest_upstream_idx in a
 -- subtransaction: the scans find their indexes by name) and must agree with
 -- it; the lock count shows which of the two answered (the scans lock the
 -- group's one partition, the generic plan all 16).
@@ -32,7 +32,7 @@ DECLARE
   answer text;
 BEGIN
   BEGIN
-    ALTER INDEX containers_vreg.cache_entries_live_digest_idx RENAME TO hidden_digest_idx;
+    ALTER INDEX containers_vreg.cache_entries_live_digest_upstream_idx RENAME TO hidden_digest_idx;
     SELECT r::text INTO answer FROM containers_vreg.resolve(g, reg, p) r;
     RAISE EXCEPTION USING ERRCODE = 'VR001', MESSAGE = answer;
   EXCEPTION WHEN SQLSTATE 'VR001' THEN
@@ -116,6 +116,54 @@ UPDATE containers_vreg.cache_entries SET status = 3 WHERE id = :hub_tag;
 SELECT * FROM pg_temp.r(5, 51, 'alpine/manifests/1');
 ROLLBACK;
 
+-- one descent, many candidates: link order is not upstream_id order ----------------
+-- registry 53 = upstream 65 (1), 63 (2), 64 (3); upstream 62 has entries but no link
+INSERT INTO containers_vreg.upstreams (group_id, id, url, cache_validity_hours) VALUES
+  (5, 63, 'https://mirror-a.example.com', 24), (5, 64, 'https://mirror-b.example.com', 24),
+  (5, 65, 'https://mirror-c.example.com', 24);
+INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (5, 53, 'reordered');
+INSERT INTO containers_vreg.registry_upstreams (group_id, registry_id, upstream_id, position) VALUES
+  (5, 53, 65, 1), (5, 53, 63, 2), (5, 53, 64, 3);
+SELECT 'sha256:' || repeat('f', 64) AS df \gset
+-- an entry straight into the table, with a chosen id (inserted later, lower id)
+CREATE FUNCTION pg_temp.put(eid bigint, u bigint, p text, d text) RETURNS boolean
+LANGUAGE sql AS $$
+  INSERT INTO containers_vreg.cache_entries (group_id, id, upstream_id, relative_path, size, file,
+                                             object_storage_key, file_sha1, digest)
+  VALUES (5, eid, u, p, 1, 'f', 'groups/5/e' || eid, '\x1111111111111111111111111111111111111111', d)
+  RETURNING true
+$$;
+SELECT pg_temp.put(9000, 62, '/p/blobs/' || :'df', :'df');   -- unlinked from 53, exact path
+SELECT pg_temp.put(9001, 64, '/p/blobs/' || :'df', :'df');   -- position 3, exact path
+SELECT pg_temp.put(9003, 63, '/q/blobs/' || :'df', :'df');   -- position 2, other names
+SELECT pg_temp.put(9002, 63, '/r/blobs/' || :'df', :'df');   --   (lower id, later in the heap)
+SELECT pg_temp.put(9004, 63, '/r/manifests/' || :'df', :'df');  -- other kind
+SELECT * FROM pg_temp.r(5, 53, 'p/blobs/' || :'df');            -- position 2 beats an exact path at 3
+SELECT entry_id AS lowest_id_at_position_2 FROM containers_vreg.resolve(5, 53, 'p/blobs/' || :'df');
+SELECT entry_id AS exact_at_position_2 FROM containers_vreg.resolve(5, 53, 'q/blobs/' || :'df');
+SELECT entry_id AS manifest_kind FROM containers_vreg.resolve(5, 53, 'p/manifests/' || :'df');
+SELECT * FROM pg_temp.r(5, 50, 'p/blobs/' || :'df');            -- registry 50 links 62 at 3: exact there
+-- many entries share the digest: same answer as the planned query
+INSERT INTO containers_vreg.cache_entries (group_id, id, upstream_id, relative_path, size, file,
+                                           object_storage_key, file_sha1, digest)
+SELECT 5, 9100 + n, u, '/n' || n || '/blobs/' || :'df', 1, 'f', 'groups/5/m' || n,
+       '\x1111111111111111111111111111111111111111', :'df'
+  FROM generate_series(1, 300) n, (VALUES (62), (63), (64)) v(u)
+ WHERE n % 3 = u % 3;
+SELECT result, upstream_id, position, left(relative_path, 16) AS path, planned_agrees FROM pg_temp.r(5, 53, 'n7/blobs/' || :'df');
+SELECT result, upstream_id, position, left(relative_path, 16) AS path, planned_agrees FROM pg_temp.r(5, 53, 'n9/blobs/' || :'df');
+SELECT result, upstream_id, position, left(relative_path, 16) AS path, planned_agrees FROM pg_temp.r(5, 50, 'n8/blobs/' || :'df');  -- Docker Hub: /n8 is not its exact path
+SELECT result, upstream_id, position, left(relative_path, 16) AS path, planned_agrees FROM pg_temp.r(5, 51, 'none/blobs/' || :'df');
+SELECT pg_temp.put(9005, 65, '/z/blobs/' || :'df', :'df');   -- position 1
+SELECT entry_id AS position_1 FROM containers_vreg.resolve(5, 53, 'p/blobs/' || :'df');
+-- a tag cached in several upstreams: the earliest link wins
+SELECT pg_temp.put(9500, 64, '/t/manifests/v1', NULL);
+SELECT pg_temp.put(9501, 62, '/t/manifests/v1', NULL);
+SELECT result, upstream_id, position, left(relative_path, 16) AS path, planned_agrees FROM pg_temp.r(5, 53, 't/manifests/v1');
+SELECT pg_temp.put(9502, 63, '/t/manifests/v1', NULL);
+SELECT result, upstream_id, position, left(relative_path, 16) AS path, planned_agrees FROM pg_temp.r(5, 53, 't/manifests/v1');
+SELECT result, upstream_id, position, left(relative_path, 16) AS path, planned_agrees FROM pg_temp.r(5, 53, 't/manifests/v2');
+
 -- errors: the same as the planned query's -------------------------------------------
 SELECT vreg_test.err($$SELECT * FROM containers_vreg.resolve(5, 70, 'alpine/manifests/1')$$);  -- group 6's registry: P0002
 SELECT vreg_test.err($$SELECT * FROM containers_vreg.resolve(6, 50, 'alpine/manifests/1')$$);
@@ -126,7 +174,7 @@ SELECT * FROM pg_temp.r(6, 70, 'alpine/manifests/1');           -- no upstream: 
 SELECT pg_temp.partitions_locked(5, 50, 'other/blobs/' || :'da') AS scans;
 SELECT pg_temp.partitions_locked(5, 52, 'alpine/manifests/1') AS no_upstream;
 BEGIN;
-ALTER INDEX containers_vreg.cache_entries_live_digest_idx RENAME TO hidden_digest_idx;
+ALTER INDEX containers_vreg.cache_entries_live_digest_upstream_idx RENAME TO hidden_digest_idx;
 SELECT pg_temp.partitions_locked(5, 50, 'other/blobs/' || :'da') AS planned_query;
 ROLLBACK;
 SELECT pg_temp.partitions_locked(5, 50, 'alpine/manifests/1') AS scans_again;

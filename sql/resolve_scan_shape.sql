@@ -23,7 +23,7 @@ SELECT count(containers_vreg.upsert_cache_entry(8, u, p, 100, 'file', '\x2222222
 -- whether the planned query agrees. The planned query calls
 -- is_docker_hub_url() through the executor for each link, which
 -- track_functions = all counts; the scans call its C code directly. The
--- planned query's own answer is taken with cache_entries_live_digest_idx
+-- planned query's own answer is taken with cache_entries_live_digest_upstream_idx
 -- renamed (the scans find their indexes by name), undone at once.
 CREATE FUNCTION pg_temp.calls() RETURNS bigint LANGUAGE sql AS $$
   SELECT coalesce(pg_stat_get_xact_function_calls('containers_vreg.is_docker_hub_url(text)'::regprocedure), 0)
@@ -40,7 +40,7 @@ BEGIN
   answered_by := CASE WHEN pg_temp.calls() > before THEN 'planned query' ELSE 'scans' END;
   answer := got.result || ' ' || coalesce(got.upstream_id || '@' || got.position, '-');
   BEGIN
-    ALTER INDEX containers_vreg.cache_entries_live_digest_idx RENAME TO hidden_digest_idx;
+    ALTER INDEX containers_vreg.cache_entries_live_digest_upstream_idx RENAME TO hidden_digest_idx;
     planned_agrees := got::text = (SELECT x::text FROM containers_vreg.resolve(8, 80, p) x);
     RAISE EXCEPTION USING ERRCODE = 'VR001';
   EXCEPTION WHEN SQLSTATE 'VR001' THEN
@@ -99,34 +99,38 @@ SELECT c.change, x.*
   ) c(change, ddl),
   LATERAL pg_temp.after(c.ddl, :'tag') x;
 
--- cache_entries_live_path_key, whose children are each partition's index
+-- cache_entries_live_path_upstream_key, whose children are each partition's index
 SELECT c.change, x.*
   FROM (VALUES
-    ('text_pattern_ops', 'UNIQUE', 'relative_path text_pattern_ops', 'status = 0'),
-    ('collation POSIX', 'UNIQUE', 'relative_path COLLATE "POSIX"', 'status = 0'),
-    ('descending', 'UNIQUE', 'relative_path DESC', 'status = 0'),
-    ('not unique', '', 'relative_path', 'status = 0'),
-    ('one more column', 'UNIQUE', 'relative_path, id', 'status = 0'),
-    ('an expression', 'UNIQUE', '(relative_path || ''x'')', 'status = 0'),
-    ('narrower predicate', 'UNIQUE', 'relative_path', 'status = 0 AND size > 1000'),
-    ('wider predicate', 'UNIQUE', 'relative_path', 'status IN (0, 1)'),
-    ('same predicate, other way round', 'UNIQUE', 'relative_path', '0 = status')
+    ('text_pattern_ops', 'UNIQUE', 'relative_path text_pattern_ops, upstream_id', 'status = 0'),
+    ('collation POSIX', 'UNIQUE', 'relative_path COLLATE "POSIX", upstream_id', 'status = 0'),
+    ('descending', 'UNIQUE', 'relative_path DESC, upstream_id', 'status = 0'),
+    ('upstream_id descending', 'UNIQUE', 'relative_path, upstream_id DESC', 'status = 0'),
+    ('the previous column order', 'UNIQUE', 'upstream_id, relative_path', 'status = 0'),
+    ('not unique', '', 'relative_path, upstream_id', 'status = 0'),
+    ('one more column', 'UNIQUE', 'relative_path, upstream_id, id', 'status = 0'),
+    ('an expression', 'UNIQUE', '(relative_path || ''x''), upstream_id', 'status = 0'),
+    ('narrower predicate', 'UNIQUE', 'relative_path, upstream_id', 'status = 0 AND size > 1000'),
+    ('wider predicate', 'UNIQUE', 'relative_path, upstream_id', 'status IN (0, 1)'),
+    ('same predicate, other way round', 'UNIQUE', 'relative_path, upstream_id', '0 = status')
   ) c(change, uniq, col, pred),
-  LATERAL pg_temp.after(format('DROP INDEX containers_vreg.cache_entries_live_path_key;
-    CREATE %s INDEX cache_entries_live_path_key ON containers_vreg.cache_entries (group_id, upstream_id, %s) WHERE %s',
+  LATERAL pg_temp.after(format('DROP INDEX containers_vreg.cache_entries_live_path_upstream_key;
+    CREATE %s INDEX cache_entries_live_path_upstream_key ON containers_vreg.cache_entries (group_id, %s) WHERE %s',
     c.uniq, c.col, c.pred), :'tag') x;
 
--- cache_entries_live_digest_idx (a narrower predicate leaves out the 100-byte
+-- cache_entries_live_digest_upstream_idx (a narrower predicate leaves out the 100-byte
 -- entries: the scans would miss them)
 SELECT c.change, x.*
   FROM (VALUES
-    ('narrower predicate', 'digest', 'status = 0 AND digest IS NOT NULL AND size > 1000'),
-    ('no IS NOT NULL', 'digest', 'status = 0'),
-    ('NULLS FIRST', 'digest NULLS FIRST', 'status = 0 AND digest IS NOT NULL'),
-    ('same predicate, other order', 'digest', 'digest IS NOT NULL AND status = 0::smallint')
+    ('narrower predicate', 'digest, upstream_id', 'status = 0 AND digest IS NOT NULL AND size > 1000'),
+    ('no IS NOT NULL', 'digest, upstream_id', 'status = 0'),
+    ('NULLS FIRST', 'digest NULLS FIRST, upstream_id', 'status = 0 AND digest IS NOT NULL'),
+    ('upstream_id descending', 'digest, upstream_id DESC', 'status = 0 AND digest IS NOT NULL'),
+    ('the previous column order', 'upstream_id, digest', 'status = 0 AND digest IS NOT NULL'),
+    ('same predicate, other order', 'digest, upstream_id', 'digest IS NOT NULL AND status = 0::smallint')
   ) c(change, col, pred),
-  LATERAL pg_temp.after(format('DROP INDEX containers_vreg.cache_entries_live_digest_idx;
-    CREATE INDEX cache_entries_live_digest_idx ON containers_vreg.cache_entries (group_id, upstream_id, %s) WHERE %s',
+  LATERAL pg_temp.after(format('DROP INDEX containers_vreg.cache_entries_live_digest_upstream_idx;
+    CREATE INDEX cache_entries_live_digest_upstream_idx ON containers_vreg.cache_entries (group_id, %s) WHERE %s',
     c.col, c.pred), :'blob') x;
 
 -- cache_entries partitioned otherwise: the planned query answers, no error.
@@ -138,17 +142,17 @@ DECLARE
   i integer := 0;
 BEGIN
   ALTER TABLE containers_vreg.cache_entries RENAME TO cache_entries_orig;
-  ALTER INDEX containers_vreg.cache_entries_live_path_key RENAME TO cache_entries_live_path_key_orig;
-  ALTER INDEX containers_vreg.cache_entries_live_digest_idx RENAME TO cache_entries_live_digest_idx_orig;
+  ALTER INDEX containers_vreg.cache_entries_live_path_upstream_key RENAME TO cache_entries_live_path_upstream_key_orig;
+  ALTER INDEX containers_vreg.cache_entries_live_digest_upstream_idx RENAME TO cache_entries_live_digest_upstream_idx_orig;
   EXECUTE 'CREATE TABLE containers_vreg.cache_entries (LIKE containers_vreg.cache_entries_orig INCLUDING DEFAULTS) PARTITION BY ' || partition_by;
   FOREACH p IN ARRAY partitions LOOP
     i := i + 1;
     EXECUTE format('CREATE TABLE containers_vreg.cache_entries_copy_%s PARTITION OF containers_vreg.cache_entries %s', i, p);
   END LOOP;
   EXECUTE 'CREATE ' || CASE WHEN path_key_unique THEN 'UNIQUE ' ELSE '' END
-       || 'INDEX cache_entries_live_path_key ON containers_vreg.cache_entries (group_id, upstream_id, relative_path) WHERE status = 0';
-  CREATE INDEX cache_entries_live_digest_idx
-    ON containers_vreg.cache_entries (group_id, upstream_id, digest) WHERE status = 0 AND digest IS NOT NULL;
+       || 'INDEX cache_entries_live_path_upstream_key ON containers_vreg.cache_entries (group_id, relative_path, upstream_id) WHERE status = 0';
+  CREATE INDEX cache_entries_live_digest_upstream_idx
+    ON containers_vreg.cache_entries (group_id, digest, upstream_id) WHERE status = 0 AND digest IS NOT NULL;
   INSERT INTO containers_vreg.cache_entries SELECT * FROM containers_vreg.cache_entries_orig;
 END
 $$;

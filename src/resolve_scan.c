@@ -9,15 +9,23 @@
  *	 registries_pkey (group_id, id)				   the registry exists?
  *	 registry_upstreams_position_key
  *		(group_id, registry_id, position)		   links in position order
- *	 upstreams_pkey (group_id, id)				   url, cache_validity_hours
  *	 cache_entries: the group's one partition (routing.c), and there the
- *	   child of cache_entries_live_path_key		   tag manifests
- *	   (group_id, upstream_id, relative_path) WHERE status = 0
- *	   child of cache_entries_live_digest_idx	   digest paths
- *	   (group_id, upstream_id, digest) WHERE status = 0 AND digest IS NOT NULL
+ *	   child of cache_entries_live_path_upstream_key   tag manifests
+ *	   (group_id, relative_path, upstream_id) WHERE status = 0
+ *	   child of cache_entries_live_digest_upstream_idx digest paths
+ *	   (group_id, digest, upstream_id) WHERE status = 0 AND digest IS NOT NULL
+ *	 upstreams_pkey (group_id, id)				   url, cache_validity_hours
  *
- * so a call locks 9 relations (the planned query's generic plan locked all
- * 16 partitions as well) and pays for no planning or executor startup.
+ * One descent of the entry index with (group_id, path or digest) returns
+ * the candidates of every upstream of the group, ordered by upstream_id;
+ * the upstream_id in each index tuple decides, before the heap is read,
+ * whether that entry could still win (is its upstream linked, at an earlier
+ * position than the best candidate so far?), and the scan stops as soon as
+ * no later tuple can win. Only a tag whose Docker Hub form differs (a
+ * one-component name) may take a second descent, for that form.
+ *
+ * A call locks 9 relations (the planned query's generic plan locked all 16
+ * partitions as well) and pays for no planning or executor startup.
  * Semantics are those of the planned query in request_path.c, which stays
  * as the fallback for shapes this file does not handle (a missing or
  * redefined index, a missing or sub-partitioned partition).
@@ -244,8 +252,8 @@ rels_lookup(void)
 	rels.upstreams = vreg_relid("upstreams", true);
 	rels.upstreams_pkey = vreg_relid("upstreams_pkey", true);
 	rels.entries = vreg_relid("cache_entries", true);
-	rels.entries_path_key = vreg_relid("cache_entries_live_path_key", true);
-	rels.entries_digest_idx = vreg_relid("cache_entries_live_digest_idx", true);
+	rels.entries_path_key = vreg_relid("cache_entries_live_path_upstream_key", true);
+	rels.entries_digest_idx = vreg_relid("cache_entries_live_digest_upstream_idx", true);
 	rels.valid = OidIsValid(rels.registries) && OidIsValid(rels.registries_pkey) &&
 		OidIsValid(rels.links) && OidIsValid(rels.links_position_key) &&
 		OidIsValid(rels.upstreams) && OidIsValid(rels.upstreams_pkey) &&
@@ -620,10 +628,10 @@ open_rels(OpenRels *o)
 static PartInfo *
 part_info(Relation prel)
 {
-	static const ColumnSpec path_key[] = {{"group_id", INT8OID}, {"upstream_id", INT8OID},
-	{"relative_path", TEXTOID}};
-	static const ColumnSpec digest_key[] = {{"group_id", INT8OID}, {"upstream_id", INT8OID},
-	{"digest", TEXTOID}};
+	static const ColumnSpec path_key[] = {{"group_id", INT8OID}, {"relative_path", TEXTOID},
+	{"upstream_id", INT8OID}};
+	static const ColumnSpec digest_key[] = {{"group_id", INT8OID}, {"digest", TEXTOID},
+	{"upstream_id", INT8OID}};
 	static const IndexSpec path_spec = {path_key, 3, true, PRED_LIVE};
 	static const IndexSpec digest_spec = {digest_key, 3, false, PRED_LIVE_DIGEST};
 	Oid			part = RelationGetRelid(prel);
@@ -668,7 +676,7 @@ part_info(Relation prel)
 	list_free(indexes);
 	if (!OidIsValid(built.path_idx) || !OidIsValid(built.digest_idx))
 	{
-		report_fallback(part, "lacks a child index of cache_entries_live_path_key or cache_entries_live_digest_idx");
+		report_fallback(part, "lacks a child index of cache_entries_live_path_upstream_key or cache_entries_live_digest_upstream_idx");
 		return NULL;
 	}
 
@@ -681,8 +689,8 @@ part_info(Relation prel)
 			built.unusable_rel = built.path_idx;
 		else if ((built.unusable_why = index_mismatch(didx, prel, &digest_spec)) != NULL)
 			built.unusable_rel = built.digest_idx;
-		built.path_collation = pidx->rd_indcollation[2];
-		built.digest_collation = didx->rd_indcollation[2];
+		built.path_collation = pidx->rd_indcollation[1];
+		built.digest_collation = didx->rd_indcollation[1];
 		built.path_checkxmin = index_checkxmin(pidx);
 		built.digest_checkxmin = index_checkxmin(didx);
 		index_close(pidx, NoLock);
@@ -789,27 +797,29 @@ tag_is_stale(TimestampTz checked_at, int16 hours)
 typedef struct UpstreamRow
 {
 	bool		loaded;			/* looked up (found or not) */
+	bool		visible;		/* found under the snapshot */
 	bool		hub;			/* url is Docker Hub */
 	int16		hours;			/* cache_validity_hours */
 } UpstreamRow;
 
-/* Probe upstreams_pkey for (group_id, upstream_id); false when not visible. */
-static bool
+/* Probe upstreams_pkey for (group_id, upstream_id), once per call and link. */
+static void
 load_upstream(IndexScanDesc uscan, TupleTableSlot *uslot, int64 group_id,
 			  int64 upstream_id, UpstreamRow *up)
 {
 	ScanKeyData ukeys[2];
 	bool		isnull;
-	bool		found;
 
+	if (up->loaded)
+		return;
 	up->loaded = true;
 	up->hub = false;
 	up->hours = 0;
 	int8_key(&ukeys[0], 1, group_id);
 	int8_key(&ukeys[1], 2, upstream_id);
 	index_rescan(uscan, ukeys, 2, NULL, 0);
-	found = index_getnext_slot(uscan, ForwardScanDirection, uslot);
-	if (found)
+	up->visible = index_getnext_slot(uscan, ForwardScanDirection, uslot);
+	if (up->visible)
 	{
 		text	   *url = slot_text(uslot, rels.upstream_url);
 
@@ -818,48 +828,308 @@ load_upstream(IndexScanDesc uscan, TupleTableSlot *uslot, int64 group_id,
 		up->hours = DatumGetInt16(slot_getattr(uslot, rels.upstream_hours, &isnull));
 	}
 	ExecClearTuple(uslot);
-	return found;
 }
-
-/* resolve()'s result columns: result, entry, upstream, position, then result_tail. */
-#define RESOLVE_NATTS 11
 
 /* One link of the registry. */
 typedef struct Link
 {
 	int64		upstream_id;
 	int16		position;
+	UpstreamRow up;
 } Link;
 
-/*
- * The probe of the group's partition: its live-entry index, the upstreams'
- * primary key for the upstream rows, and the request's keys as Datums.
- */
-typedef struct EntryProbe
+/* The best candidate so far. */
+typedef struct Best
 {
-	Relation	prel;			/* the group's leaf partition, or NULL */
-	Relation	eidx;			/* its path or digest index, or NULL */
-	PartInfo	pi;				/* a copy: an invalidation may clear the slot */
-	TupleTableSlot *eslot;
-	TupleTableSlot *uslot;
-	IndexScanDesc escan;		/* NULL until opened */
-	IndexScanDesc uscan;
-	Datum		relpath_datum;
-	Datum		hubpath_datum;
-	Datum		digest_datum;
-	char	   *blob_suffix;	/* "/blobs/<digest>" for a digest request */
-	size_t		blob_suffix_len;
-} EntryProbe;
-
-/* The winner so far. */
-typedef struct Winner
-{
-	HeapTuple	tuple;			/* NULL: a miss so far */
-	int16		position;
-	bool		stale;
-	bool		exact;			/* digest: found under the requested path */
+	HeapTuple	tuple;			/* NULL: none yet */
+	int			link;			/* index into the links array */
+	bool		exact;			/* at the path itself (always, for a tag) */
 	int64		id;
-} Winner;
+} Best;
+
+/* What one scan of the entry index needs. */
+typedef struct EntryScan
+{
+	const VregResolveRequest *req;
+	IndexScanDesc escan;
+	TupleTableSlot *eslot;
+	IndexScanDesc uscan;
+	TupleTableSlot *uslot;
+	PartInfo   *pi;
+	Link	   *links;
+	int			nlinks;
+	const char *blob_suffix;	/* digest: "/blobs/<digest>" */
+	size_t		blob_suffix_len;
+	Best		best;
+} EntryScan;
+
+static int
+link_of(const EntryScan *es, int64 upstream_id)
+{
+	int			i;
+
+	for (i = 0; i < es->nlinks; i++)
+		if (es->links[i].upstream_id == upstream_id)
+			return i;
+	return -1;
+}
+
+/*
+ * Could an index tuple of upstream_id, or any later one (the index orders an
+ * equal key by upstream_id), still beat the best candidate? Only a link at
+ * an earlier position, or the best one's own upstream while its candidate
+ * is not at the exact path (a lower id may follow).
+ */
+static bool
+can_improve(const EntryScan *es, int64 upstream_id)
+{
+	int			i;
+
+	if (es->best.tuple == NULL)
+		return true;
+	for (i = 0; i < es->nlinks; i++)
+	{
+		const Link *l = &es->links[i];
+
+		if (l->upstream_id < upstream_id || (l->up.loaded && !l->up.visible))
+			continue;
+		if (l->position < es->links[es->best.link].position ||
+			(i == es->best.link && !es->best.exact))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The heap tuple of the current index entry (upstream link li): make it the
+ * best candidate if it is visible, live, of the requested kind, its
+ * upstream row is visible, and it beats the best so far (the earlier
+ * position first; in one upstream the exact path, then the lowest id).
+ */
+static void
+consider_entry(EntryScan *es, int li)
+{
+	const VregResolveRequest *req = es->req;
+	Link	   *link = &es->links[li];
+	TupleTableSlot *eslot = es->eslot;
+	const char *path;
+	bool		isnull;
+	text	   *rp;
+	bool		exact;
+	int64		id = 0;
+
+	if (!index_fetch_heap(es->escan, eslot))
+		return;
+	/* the index predicate says status = 0; the tuple must agree */
+	if (DatumGetInt16(slot_getattr(eslot, es->pi->att[E_STATUS], &isnull)) != 0 || isnull)
+		goto done;
+	rp = slot_text(eslot, es->pi->att[E_RELATIVE_PATH]);
+	if (req->digest != NULL &&
+		text_ends_with(rp, es->blob_suffix, es->blob_suffix_len) != req->is_blob)
+		goto done;				/* digest: same kind only */
+
+	/*
+	 * The upstream row is read once the entry could win: a link whose
+	 * upstream row is not visible is skipped, as the planned query's inner
+	 * join does.
+	 */
+	load_upstream(es->uscan, es->uslot, req->group_id, link->upstream_id, &link->up);
+	if (!link->up.visible)
+		goto done;
+	path = link->up.hub ? req->hubpath : req->relpath;
+	exact = text_equals(rp, path, strlen(path));
+	if (req->digest == NULL && !exact)
+		goto done;				/* cannot happen: the key is the path */
+	if (req->digest != NULL)
+		id = DatumGetInt64(slot_getattr(eslot, es->pi->att[E_ID], &isnull));
+
+	if (es->best.tuple == NULL ||
+		link->position < es->links[es->best.link].position ||
+		(exact && !es->best.exact) ||
+		(exact == es->best.exact && id < es->best.id))
+	{
+		if (es->best.tuple != NULL)
+			heap_freetuple(es->best.tuple);
+		es->best.tuple = ExecCopySlotHeapTuple(eslot);
+		es->best.link = li;
+		es->best.exact = exact;
+		es->best.id = id;
+	}
+done:
+	ExecClearTuple(eslot);
+}
+
+/*
+ * One descent of the group's entry index with (group_id, key): every live
+ * entry of that path (or digest) in every upstream of the group, ordered by
+ * upstream_id. The upstream_id of each index tuple decides, before the heap
+ * is read, whether the entry could win: an upstream the registry does not
+ * link, or one at a later position than the best candidate so far, is
+ * skipped; the scan stops as soon as no later index tuple can win.
+ *
+ * hub_form: for a tag whose Docker Hub form differs, the scan of relpath
+ * counts only for other upstreams (0) and the scan of hubpath only for
+ * Docker Hub upstreams (1); -1 when the path is the same for all.
+ */
+static void
+scan_entries(EntryScan *es, Datum key, Oid collation, int hub_form)
+{
+	ScanKeyData keys[2];
+
+	int8_key(&keys[0], 1, es->req->group_id);
+	text_key(&keys[1], 2, collation, key);
+	index_rescan(es->escan, keys, 2, NULL, 0);
+
+	while (index_getnext_tid(es->escan, ForwardScanDirection) != NULL)
+	{
+		bool		isnull;
+		int64		upstream_id;
+		int			li;
+		Link	   *link;
+
+		upstream_id = DatumGetInt64(index_getattr(es->escan->xs_itup, 3,
+												  es->escan->xs_itupdesc, &isnull));
+		if (isnull)
+			continue;			/* NOT NULL column: cannot happen */
+		if (!can_improve(es, upstream_id))
+			break;
+		li = link_of(es, upstream_id);
+		if (li < 0)
+			continue;			/* not an upstream of this registry */
+		link = &es->links[li];
+		if (link->up.loaded && !link->up.visible)
+			continue;
+		if (es->best.tuple != NULL &&
+			(link->position > es->links[es->best.link].position ||
+			 (li == es->best.link && es->best.exact)))
+			continue;
+		if (hub_form >= 0)
+		{
+			load_upstream(es->uscan, es->uslot, es->req->group_id, upstream_id, &link->up);
+			if (!link->up.visible || link->up.hub != (hub_form == 1))
+				continue;
+		}
+		consider_entry(es, li);
+	}
+}
+
+/* The registry row through registries_pkey: does it exist? */
+static bool
+registry_exists(OpenRels *o, Snapshot snapshot, const VregResolveRequest *req)
+{
+	ScanKeyData keys[2];
+	TupleTableSlot *slot = table_slot_create(o->registries, NULL);
+	IndexScanDesc scan;
+	bool		found;
+
+	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[1], 2, req->registry_id);
+	scan = vreg_index_beginscan(o->registries, o->registries_pkey, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}
+
+/* The registry's links in position order, through registry_upstreams_position_key. */
+static Link *
+read_links(OpenRels *o, Snapshot snapshot, const VregResolveRequest *req, int *nlinks)
+{
+	ScanKeyData keys[2];
+	TupleTableSlot *slot = table_slot_create(o->links, NULL);
+	IndexScanDesc scan;
+	int			maxlinks = 8;
+	Link	   *links = palloc0(sizeof(Link) * maxlinks);
+
+	*nlinks = 0;
+	int8_key(&keys[0], 1, req->group_id);
+	int8_key(&keys[1], 2, req->registry_id);
+	scan = vreg_index_beginscan(o->links, o->links_position_key, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull1,
+					isnull2;
+		Datum		up = slot_getattr(slot, rels.link_upstream_id, &isnull1);
+		Datum		pos = slot_getattr(slot, rels.link_position, &isnull2);
+
+		if (isnull1 || isnull2)
+			continue;			/* NOT NULL columns: cannot happen */
+		if (*nlinks == maxlinks)
+		{
+			maxlinks *= 2;
+			links = repalloc(links, sizeof(Link) * maxlinks);
+		}
+		memset(&links[*nlinks], 0, sizeof(Link));
+		links[*nlinks].upstream_id = DatumGetInt64(up);
+		links[*nlinks].position = DatumGetInt16(pos);
+		(*nlinks)++;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return links;
+}
+
+/*
+ * One descent finds every candidate: for a digest, every live entry of the
+ * group with that digest; for a tag, the live entry of the path in every
+ * upstream (a second descent only for a tag whose Docker Hub form differs,
+ * and only while a link at an earlier position could still hold it).
+ */
+static void
+find_winner(EntryScan *es, const PartInfo *pi)
+{
+	const VregResolveRequest *req = es->req;
+
+	if (req->digest)
+	{
+		char	   *suffix = psprintf("/blobs/%s", req->digest);
+
+		es->blob_suffix = suffix;
+		es->blob_suffix_len = strlen(suffix);
+		scan_entries(es, CStringGetTextDatum(req->digest), pi->digest_collation, -1);
+	}
+	else if (strcmp(req->relpath, req->hubpath) == 0)
+		scan_entries(es, CStringGetTextDatum(req->relpath), pi->path_collation, -1);
+	else
+	{
+		scan_entries(es, CStringGetTextDatum(req->relpath), pi->path_collation, 0);
+		if (can_improve(es, PG_INT64_MIN))
+			scan_entries(es, CStringGetTextDatum(req->hubpath), pi->path_collation, 1);
+	}
+}
+
+/* The 11 result columns of the best candidate (or of a miss). */
+static void
+result_values(const EntryScan *es, const PartInfo *pi, TupleDesc edesc,
+			  Datum *values, bool *nulls)
+{
+	HeapTuple	winner = es->best.tuple;
+	bool		stale = false;
+	bool		isnull;
+	int			i;
+
+	memset(nulls, true, sizeof(bool) * 11);
+	memset(values, 0, sizeof(Datum) * 11);
+	nulls[0] = false;
+	if (winner == NULL)
+	{
+		values[0] = CStringGetTextDatum("miss");
+		return;
+	}
+	if (es->req->digest == NULL)
+		stale = tag_is_stale(DatumGetTimestampTz(heap_getattr(winner, pi->att[E_CHECKED_AT],
+															  edesc, &isnull)),
+							 es->links[es->best.link].up.hours);
+	values[0] = CStringGetTextDatum(stale ? "stale" : "hit");
+	values[1] = heap_getattr(winner, pi->att[E_ID], edesc, &nulls[1]);
+	values[2] = heap_getattr(winner, pi->att[E_UPSTREAM_ID], edesc, &nulls[2]);
+	values[3] = Int16GetDatum(es->links[es->best.link].position);
+	nulls[3] = false;
+	for (i = 0; i < (int) lengthof(result_tail); i++)
+		values[4 + i] = heap_getattr(winner, pi->att[result_tail[i]], edesc, &nulls[4 + i]);
+}
 
 /*
  * Set up one call: the snapshot, the shared relcache hook, and the scratch
@@ -886,235 +1156,6 @@ scan_begin(Snapshot *snapshot)
 	return true;
 }
 
-/* Step 1: does the registry exist in the group (registries_pkey)? */
-static bool
-registry_exists(OpenRels *o, const VregResolveRequest *req, Snapshot snapshot)
-{
-	ScanKeyData keys[2];
-	TupleTableSlot *slot = table_slot_create(o->registries, NULL);
-	IndexScanDesc scan = vreg_index_beginscan(o->registries, o->registries_pkey, snapshot, 2, 0);
-	bool		found;
-
-	int8_key(&keys[0], 1, req->group_id);
-	int8_key(&keys[1], 2, req->registry_id);
-	index_rescan(scan, keys, 2, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	return found;
-}
-
-/* Step 2: the registry's links in position order; *nlinks set. */
-static Link *
-load_links(OpenRels *o, const VregResolveRequest *req, Snapshot snapshot, int *nlinks)
-{
-	ScanKeyData keys[2];
-	int			maxlinks = VREG_MAX_UPSTREAMS_PER_REGISTRY + 3;
-	Link	   *links = palloc(sizeof(Link) * maxlinks);
-	TupleTableSlot *slot = table_slot_create(o->links, NULL);
-	IndexScanDesc scan = vreg_index_beginscan(o->links, o->links_position_key, snapshot, 2, 0);
-
-	*nlinks = 0;
-	int8_key(&keys[0], 1, req->group_id);
-	int8_key(&keys[1], 2, req->registry_id);
-	index_rescan(scan, keys, 2, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		bool		isnull1,
-					isnull2;
-		Datum		up = slot_getattr(slot, rels.link_upstream_id, &isnull1);
-		Datum		pos = slot_getattr(slot, rels.link_position, &isnull2);
-
-		if (isnull1 || isnull2)
-			continue;			/* NOT NULL columns: cannot happen */
-		if (*nlinks == maxlinks)
-		{
-			maxlinks *= 2;
-			links = repalloc(links, sizeof(Link) * maxlinks);
-		}
-		links[*nlinks].upstream_id = DatumGetInt64(up);
-		links[*nlinks].position = DatumGetInt16(pos);
-		(*nlinks)++;
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	return links;
-}
-
-/*
- * Step 3: open the group's partition and the index to probe. False when the
- * scans cannot answer (no leaf partition takes the group, or its indexes are
- * not the ones the install script made): the caller falls back.
- */
-static bool
-probe_open(EntryProbe *p, OpenRels *o, const VregResolveRequest *req, Snapshot snapshot)
-{
-	Oid			part = vreg_route_leaf_partition(rels.entries, req->group_id);
-	PartInfo   *cached;
-
-	memset(p, 0, sizeof(*p));
-	if (OidIsValid(part))
-		p->prel = open_kind(part, RELKIND_RELATION);
-	if (p->prel == NULL)
-	{
-		report_fallback(InvalidOid, "no leaf partition of cache_entries takes the group");
-		return false;
-	}
-	cached = usable_part_info(p->prel);
-	if (cached == NULL)
-		return false;
-	p->pi = *cached;
-	p->eidx = index_open(req->digest ? p->pi.digest_idx : p->pi.path_idx, AccessShareLock);
-	p->eslot = table_slot_create(p->prel, NULL);
-	p->escan = vreg_index_beginscan(p->prel, p->eidx, snapshot, 3, 0);
-	p->uslot = table_slot_create(o->upstreams, NULL);
-	p->uscan = vreg_index_beginscan(o->upstreams, o->upstreams_pkey, snapshot, 2, 0);
-	p->relpath_datum = CStringGetTextDatum(req->relpath);
-	p->hubpath_datum = CStringGetTextDatum(req->hubpath);
-	if (req->digest)
-	{
-		p->digest_datum = CStringGetTextDatum(req->digest);
-		p->blob_suffix = psprintf("/blobs/%s", req->digest);
-		p->blob_suffix_len = strlen(p->blob_suffix);
-	}
-	return true;
-}
-
-static void
-probe_close(EntryProbe *p)
-{
-	if (p->escan != NULL)
-	{
-		index_endscan(p->escan);
-		index_endscan(p->uscan);
-		ExecDropSingleTupleTableSlot(p->eslot);
-		ExecDropSingleTupleTableSlot(p->uslot);
-		index_close(p->eidx, NoLock);
-	}
-	if (p->prel != NULL)
-		relation_close(p->prel, NoLock);
-}
-
-/*
- * Consider one live entry the probe found for the link's upstream. A tag
- * takes the first (the key is the whole path); a digest prefers the exact
- * path, then the lowest id. Returns true when the scan of this link is done.
- */
-static bool
-consider_entry(EntryProbe *p, const VregResolveRequest *req, const char *path,
-			   const UpstreamRow *up, Winner *w)
-{
-	bool		isnull;
-	text	   *rp = slot_text(p->eslot, p->pi.att[E_RELATIVE_PATH]);
-	bool		exact;
-	int64		id;
-
-	if (!req->digest)
-	{
-		if (!text_equals(rp, path, strlen(path)))
-			return false;		/* cannot happen: the key is the path */
-		w->tuple = ExecCopySlotHeapTuple(p->eslot);
-		w->stale = tag_is_stale(DatumGetTimestampTz(slot_getattr(p->eslot, p->pi.att[E_CHECKED_AT], &isnull)),
-								up->hours);
-		return true;
-	}
-	exact = text_equals(rp, path, strlen(path));
-	id = DatumGetInt64(slot_getattr(p->eslot, p->pi.att[E_ID], &isnull));
-	if (w->tuple == NULL || (exact && !w->exact) || (exact == w->exact && id < w->id))
-	{
-		if (w->tuple != NULL)
-			heap_freetuple(w->tuple);
-		w->tuple = ExecCopySlotHeapTuple(p->eslot);
-		w->exact = exact;
-		w->id = id;
-	}
-	return false;
-}
-
-/*
- * Step 4, for one link: at most one entry. The upstream row is read only
- * when its answer matters: before the probe for a tag whose Docker Hub form
- * differs, otherwise once the probe has found a candidate (a miss costs one
- * probe per link). A link whose upstream row is not visible is skipped
- * either way, as the planned query's inner join does.
- */
-static void
-probe_link(EntryProbe *p, const VregResolveRequest *req, const Link *link, Winner *w)
-{
-	ScanKeyData keys[3];
-	UpstreamRow up;
-	bool		isnull;
-	const char *path = req->relpath;
-	Datum		path_datum = p->relpath_datum;
-
-	up.loaded = false;
-	if (!req->digest && strcmp(req->relpath, req->hubpath) != 0)
-	{
-		if (!load_upstream(p->uscan, p->uslot, req->group_id, link->upstream_id, &up))
-			return;
-		if (up.hub)
-		{
-			path = req->hubpath;
-			path_datum = p->hubpath_datum;
-		}
-	}
-
-	int8_key(&keys[0], 1, req->group_id);
-	int8_key(&keys[1], 2, link->upstream_id);
-	if (req->digest)
-		text_key(&keys[2], 3, p->pi.digest_collation, p->digest_datum);
-	else
-		text_key(&keys[2], 3, p->pi.path_collation, path_datum);
-	index_rescan(p->escan, keys, 3, NULL, 0);
-
-	while (index_getnext_slot(p->escan, ForwardScanDirection, p->eslot))
-	{
-		/* the index predicate says status = 0 (live); the tuple must agree */
-		if (DatumGetInt16(slot_getattr(p->eslot, p->pi.att[E_STATUS], &isnull)) != VREG_STATUS_LIVE || isnull)
-			continue;
-		if (req->digest &&
-			text_ends_with(slot_text(p->eslot, p->pi.att[E_RELATIVE_PATH]),
-						   p->blob_suffix, p->blob_suffix_len) != req->is_blob)
-			continue;			/* digest: same kind only */
-		if (!up.loaded)
-		{
-			if (!load_upstream(p->uscan, p->uslot, req->group_id, link->upstream_id, &up))
-				break;
-			if (up.hub)
-				path = req->hubpath;	/* tags: the same as relpath here */
-		}
-		if (consider_entry(p, req, path, &up, w))
-			break;
-	}
-	ExecClearTuple(p->eslot);
-	if (w->tuple != NULL)
-		w->position = link->position;
-}
-
-/* Step 5: the result row's values, from the copy of the winning tuple. */
-static void
-result_values(const EntryProbe *p, const Winner *w, Datum *values, bool *nulls)
-{
-	int			i;
-
-	memset(nulls, true, sizeof(bool) * RESOLVE_NATTS);
-	memset(values, 0, sizeof(Datum) * RESOLVE_NATTS);
-	nulls[0] = false;
-	if (w->tuple == NULL)
-	{
-		values[0] = CStringGetTextDatum("miss");
-		return;
-	}
-	values[0] = CStringGetTextDatum(w->stale ? "stale" : "hit");
-	values[1] = heap_getattr(w->tuple, p->pi.att[E_ID], RelationGetDescr(p->prel), &nulls[1]);
-	values[2] = heap_getattr(w->tuple, p->pi.att[E_UPSTREAM_ID], RelationGetDescr(p->prel), &nulls[2]);
-	values[3] = Int16GetDatum(w->position);
-	nulls[3] = false;
-	for (i = 0; i < (int) lengthof(result_tail); i++)
-		values[4 + i] = heap_getattr(w->tuple, p->pi.att[result_tail[i]],
-									 RelationGetDescr(p->prel), &nulls[4 + i]);
-}
-
 /* Leave the scratch context with an answer. */
 static VregResolveScanResult
 scan_end(MemoryContext callercxt, VregResolveScanResult answer)
@@ -1131,38 +1172,77 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	Snapshot	snapshot;
 	OpenRels	o;
 	Link	   *links;
-	int			nlinks;
-	int			i;
-	EntryProbe	probe;
-	Winner		w;
-	bool		usable = true;
-	Datum		values[RESOLVE_NATTS];
-	bool		nulls[RESOLVE_NATTS];
+	int			nlinks = 0;
+	Relation	prel = NULL;
+	Relation	eidx = NULL;
+	PartInfo	pi;
+	EntryScan	es;
+	bool		fallback = false;
+	Datum		values[11];
+	bool		nulls[11];
 
-	if (outdesc->natts != RESOLVE_NATTS || !scan_begin(&snapshot))
+	memset(&pi, 0, sizeof(pi));
+	memset(&es, 0, sizeof(es));
+	if (outdesc->natts != 11 || !scan_begin(&snapshot))
 		return VREG_RESOLVE_SCAN_FALLBACK;
+	if (!IsMVCCSnapshot(snapshot))
+		return VREG_RESOLVE_SCAN_FALLBACK;	/* one visible version per chain */
 	MemoryContextSwitchTo(scratch_cxt);
 	if (!open_rels(&o))
 		return scan_end(callercxt, VREG_RESOLVE_SCAN_FALLBACK);
 
-	if (!registry_exists(&o, req, snapshot))
+	/* 1. the registry; 2. its links, in position order */
+	if (!registry_exists(&o, snapshot, req))
 	{
 		close_rels(&o);
 		return scan_end(callercxt, VREG_RESOLVE_SCAN_NO_REGISTRY);
 	}
-	links = load_links(&o, req, snapshot, &nlinks);
+	links = read_links(&o, snapshot, req, &nlinks);
 
-	memset(&probe, 0, sizeof(probe));
-	memset(&w, 0, sizeof(w));
+	/* 3. the group's partition and index, once there is something to probe */
 	if (nlinks > 0)
-		usable = probe_open(&probe, &o, req, snapshot);
-	for (i = 0; usable && i < nlinks && w.tuple == NULL; i++)
-		probe_link(&probe, req, &links[i], &w);
-	if (usable)
-		result_values(&probe, &w, values, nulls);
-	probe_close(&probe);
+	{
+		Oid			part = vreg_route_leaf_partition(rels.entries, req->group_id);
+		PartInfo   *cached;
+
+		if (OidIsValid(part))
+			prel = open_kind(part, RELKIND_RELATION);
+		cached = prel != NULL ? usable_part_info(prel) : NULL;
+		if (cached == NULL)
+			fallback = true;
+		else
+		{
+			pi = *cached;		/* a later invalidation may clear the slot */
+			eidx = index_open(req->digest ? pi.digest_idx : pi.path_idx, AccessShareLock);
+			es.req = req;
+			es.pi = &pi;
+			es.links = links;
+			es.nlinks = nlinks;
+			es.eslot = table_slot_create(prel, NULL);
+			es.escan = vreg_index_beginscan(prel, eidx, snapshot, 2, 0);
+			es.escan->xs_want_itup = true;	/* upstream_id before the heap */
+			es.uslot = table_slot_create(o.upstreams, NULL);
+			es.uscan = vreg_index_beginscan(o.upstreams, o.upstreams_pkey, snapshot, 2, 0);
+			/* 4. one descent; the winner is the link with the lowest position */
+			find_winner(&es, &pi);
+		}
+	}
+
+	/* 5. the result row, from the copy of the winning tuple */
+	if (!fallback)
+		result_values(&es, &pi, prel != NULL ? RelationGetDescr(prel) : NULL, values, nulls);
+	if (es.escan != NULL)
+	{
+		index_endscan(es.escan);
+		index_endscan(es.uscan);
+		ExecDropSingleTupleTableSlot(es.eslot);
+		ExecDropSingleTupleTableSlot(es.uslot);
+		index_close(eidx, NoLock);
+	}
+	if (prel != NULL)
+		relation_close(prel, NoLock);
 	close_rels(&o);
-	if (!usable)
+	if (fallback)
 		return scan_end(callercxt, VREG_RESOLVE_SCAN_FALLBACK);
 
 	/* heap_form_tuple copies the values into the caller's memory */

@@ -31,9 +31,10 @@ typedef struct VregResolveRequest
 /*
  * Answer resolve() with index scans under the active snapshot: the registry
  * row through registries_pkey, its links in position order through
- * registry_upstreams_position_key, each upstream through upstreams_pkey and
- * the group's one cache_entries partition through the children of
- * cache_entries_live_path_key / cache_entries_live_digest_idx. On DONE,
+ * registry_upstreams_position_key, the group's one cache_entries partition
+ * through one descent of the child of cache_entries_live_path_upstream_key
+ * (tags) or cache_entries_live_digest_upstream_idx (digests), and the
+ * winning upstream through upstreams_pkey. On DONE,
  * *result is the 11-column result row of outdesc, allocated in the caller's
  * memory context. FALLBACK (nothing was returned or raised) when a table or
  * index the scans rely on is missing or defined otherwise than they rely on

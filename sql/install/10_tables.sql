@@ -228,11 +228,15 @@ COMMENT ON COLUMN @extschema@.cache_entries.size IS 'Bytes.';
 -- an ON CONFLICT arbiter or a C scan matches a partial index only through
 -- the same literal predicate.
 -- At most one live entry per (upstream, path); any number of non-live ones.
-CREATE UNIQUE INDEX cache_entries_live_path_key
-  ON @extschema@.cache_entries (group_id, upstream_id, relative_path) WHERE status = 0 /* live */;
--- Digest lookup: a digest path matches a live entry with that digest under any name.
-CREATE INDEX cache_entries_live_digest_idx
-  ON @extschema@.cache_entries (group_id, upstream_id, digest) WHERE status = 0 /* live */ AND digest IS NOT NULL;
+-- The path leads and the upstream comes last, so that one descent with
+-- (group_id, relative_path) finds the live entry of that path in every
+-- upstream of the group at once; resolve picks the winner by link position.
+CREATE UNIQUE INDEX cache_entries_live_path_upstream_key
+  ON @extschema@.cache_entries (group_id, relative_path, upstream_id) WHERE status = 0 /* live */;
+-- Digest lookup: a digest path matches a live entry with that digest under
+-- any name; one descent with (group_id, digest) finds them in every upstream.
+CREATE INDEX cache_entries_live_digest_upstream_idx
+  ON @extschema@.cache_entries (group_id, digest, upstream_id) WHERE status = 0 /* live */ AND digest IS NOT NULL;
 -- Cleanup policy: live entries by last download.
 CREATE INDEX cache_entries_live_downloaded_at_idx
   ON @extschema@.cache_entries (group_id, downloaded_at) WHERE status = 0 /* live */;

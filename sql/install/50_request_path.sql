@@ -68,7 +68,6 @@ DECLARE
   v_etag       text := $8;
   v_md5        bytea := $9;
   v_given_key  text := $10;
-  v_url        text;
   v_rel        text;
   v_path_digest text;
   v_etag_digest text;
@@ -106,17 +105,18 @@ BEGIN
 
   -- KEY SHARE: a concurrent delete of the upstream (which marks its live
   -- entries pending destruction) waits for us, so no live entry outlives it.
-  SELECT u.url INTO v_url
+  -- The path is parsed in the same statement (one executor run, not two),
+  -- and only for an upstream that exists: an unknown upstream is P0002
+  -- whatever the path.
+  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
     FROM @extschema@.upstreams u
+   CROSS JOIN LATERAL @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(u.url)) p
    WHERE u.group_id = v_group AND u.id = v_upstream
-     FOR KEY SHARE;
+     FOR KEY SHARE OF u;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'upstream % of group % does not exist', v_upstream, v_group
       USING ERRCODE = 'no_data_found';
   END IF;
-
-  SELECT p.relative_path, p.digest INTO v_rel, v_path_digest
-    FROM @extschema@.parse_request_path(v_path, @extschema@.is_docker_hub_url(v_url)) p;
   IF v_etag IS NOT NULL THEN
     v_etag_digest := @extschema@.etag_digest(v_etag);
   END IF;

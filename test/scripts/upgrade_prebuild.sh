@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The 0.3.0 indexes of cache_entries built before the update, without
+# blocking writers (scripts/prebuild-0.3.0-indexes.sql), then adopted by
+# ALTER EXTENSION containers_vreg UPDATE:
+#   * writers run through the whole prebuild without an error;
+#   * the update keeps the prebuilt indexes (same OIDs), builds nothing, and
+#     the result defines every member exactly as a fresh 0.3.0 install;
+#   * what the update locks, with and without the prebuild;
+#   * a leftover invalid index (a failed concurrent build) is dropped and
+#     built again, by the prebuild script and by the update alike;
+#   * a parent index of another definition under the new name stops the
+#     update (55000) and leaves the database at 0.2.0.
+# Needs the shared test cluster (PGHOST/PGPORT).
+set -uo pipefail
+: "${PGC_BINDIR:?run from test/run_all.sh}"
+TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$TOP"
+PSQL=("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1)
+WORK=$(mktemp -d); chmod 755 "$WORK"
+WRITER=""
+cleanup() { [ -n "$WRITER" ] && kill "$WRITER" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+n=0 fails=0
+ok()     { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/#   /' <<<"$2" | head -40; }
+check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: $3
+got:      $2"; fi; }
+
+DB=vreg_prebuild
+new_db() {  # a 0.2.0 database with 4 groups x 2 upstreams x 500 entries
+  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+  "${PSQL[@]}" -d "$DB" >/dev/null <<'SQL'
+CREATE EXTENSION containers_vreg VERSION '0.2.0';
+INSERT INTO containers_vreg.upstreams (group_id, id, url)
+SELECT g, g * 10 + k, 'https://mirror' || k || '.example.com' FROM generate_series(1, 4) g, generate_series(1, 2) k;
+INSERT INTO containers_vreg.registries (group_id, id, name) SELECT g, g * 10, 'r' FROM generate_series(1, 4) g;
+INSERT INTO containers_vreg.registry_upstreams (group_id, registry_id, upstream_id)
+SELECT g, g * 10, g * 10 + k FROM generate_series(1, 4) g, generate_series(1, 2) k ORDER BY 1, 3;
+SELECT count(containers_vreg.upsert_cache_entry(g, g * 10 + k,
+         'img' || i % 7 || '/blobs/sha256:' || encode(sha256(int8send(i / 2)), 'hex'),
+         100, 'f', decode(repeat('ab', 20), 'hex')))
+  FROM generate_series(1, 4) g, generate_series(1, 2) k, generate_series(1, 500) i;
+SQL
+}
+q() { "${PSQL[@]}" -d "$DB" -c "$1"; }
+# OIDs of the new parent indexes and their partitions' indexes
+new_oids() {
+  q "SELECT string_agg(c.oid::text, ',' ORDER BY c.relname) FROM pg_class c
+      WHERE c.relnamespace = 'containers_vreg'::regnamespace
+        AND (c.relname IN ('cache_entries_live_path_upstream_key', 'cache_entries_live_digest_upstream_idx')
+             OR c.relname ~ '_group_id_(relative_path|digest)_upstream_id_idx$')"
+}
+# what ALTER EXTENSION UPDATE holds on cache_entries and its partitions (rolled back)
+update_locks() {
+  "${PSQL[@]}" -d "$DB" <<'SQL'
+BEGIN;
+ALTER EXTENSION containers_vreg UPDATE;
+SELECT string_agg(DISTINCT m.mode, ' ' ORDER BY m.mode)
+  FROM (SELECT l.mode FROM pg_locks l
+         WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'
+           AND l.relation IN (SELECT 'containers_vreg.cache_entries'::regclass
+                              UNION ALL SELECT inhrelid FROM pg_inherits
+                               WHERE inhparent = 'containers_vreg.cache_entries'::regclass)) m;
+ROLLBACK;
+SQL
+}
+members() { "${PSQL[@]}" -d "$1" -f test/sql-checks/extension_members.sql; }
+
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS vreg_prebuild_fresh" -c "CREATE DATABASE vreg_prebuild_fresh" >/dev/null
+"${PSQL[@]}" -d vreg_prebuild_fresh -c "CREATE EXTENSION containers_vreg" >/dev/null
+members vreg_prebuild_fresh > "$WORK/fresh.txt"
+
+# 1. the plain update: builds the indexes, under SHARE, and drops the old ones
+new_db
+# (other sections of the update take locks of their own: only SHARE, which
+# only an index build takes here, is looked at)
+locks=$(update_locks)
+check "without a prebuild the update takes SHARE on cache_entries (the build), and ACCESS EXCLUSIVE" \
+  "$(grep -ow 'ShareLock' <<<"$locks")|$(grep -ow 'AccessExclusiveLock' <<<"$locks")" "ShareLock|AccessExclusiveLock"
+
+# 2. prebuild with a writer running all along
+cat > "$WORK/upsert.sql" <<'EOF'
+\set g random(1, 4)
+\set k random(1, 2)
+\set i random(1, 600)
+SELECT id FROM containers_vreg.upsert_cache_entry(:g, :g * 10 + :k, 'img' || :i % 7 || '/blobs/sha256:' || encode(sha256(int8send(:i / 2)), 'hex'), 100, 'f', decode(repeat('cd', 20), 'hex'));
+EOF
+"$PGC_BINDIR/pgbench" -n -c 2 -j 1 -T 600 -f "$WORK/upsert.sql" "$DB" > "$WORK/writer.log" 2>&1 &
+WRITER=$!
+sleep 1
+if out=$("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f scripts/prebuild-0.3.0-indexes.sql 2>&1); then
+  check "the prebuild script builds both parent indexes, valid" "$out" "cache_entries_live_digest_upstream_idx: valid
+cache_entries_live_path_upstream_key: valid"
+else
+  not_ok "the prebuild script runs" "$out"
+fi
+sleep 1
+kill -TERM "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null; WRITER=""
+if grep -qiE 'error|abort' "$WORK/writer.log"; then
+  not_ok "writers ran through the prebuild without an error" "$(grep -iE 'error|abort' "$WORK/writer.log" | head -5)"
+else
+  ok "writers ran through the prebuild without an error"
+fi
+check "every partition has both new indexes, attached, under a fresh install's names" \
+  "$(q "SELECT count(*) FILTER (WHERE i.inhparent IS NOT NULL), count(*) FROM pg_class c
+          LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
+         WHERE c.relnamespace = 'containers_vreg'::regnamespace
+           AND c.relname ~ '^cache_entries_[0-9]+_group_id_(relative_path|digest)_upstream_id_idx$'")" "32|32"
+out=$("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f scripts/prebuild-0.3.0-indexes.sql 2>&1)
+check "running the prebuild script again changes nothing" "$out" "cache_entries_live_digest_upstream_idx: valid
+cache_entries_live_path_upstream_key: valid"
+
+# 3. the update adopts them
+before=$(new_oids)
+locks=$(update_locks)
+check "after the prebuild the update builds nothing: no SHARE lock on cache_entries" \
+  "$(grep -ow 'ShareLock' <<<"$locks")|$(grep -ow 'AccessExclusiveLock' <<<"$locks")" "|AccessExclusiveLock"
+if out=$(q "ALTER EXTENSION containers_vreg UPDATE" 2>&1); then ok "ALTER EXTENSION containers_vreg UPDATE after the prebuild"
+else not_ok "ALTER EXTENSION containers_vreg UPDATE after the prebuild" "$out"; fi
+check "the update kept the prebuilt indexes (same OIDs)" "$(new_oids)" "$before"
+check "the old indexes are gone" \
+  "$(q "SELECT count(*) FROM pg_class WHERE relname IN ('cache_entries_live_path_key', 'cache_entries_live_digest_idx')")" "0"
+members "$DB" > "$WORK/prebuilt.txt"
+if d=$(diff "$WORK/fresh.txt" "$WORK/prebuilt.txt"); then ok "every member defined exactly as in a fresh 0.3.0 install"
+else not_ok "every member defined exactly as in a fresh 0.3.0 install (< fresh, > prebuilt)" "$d"; fi
+check "resolve answers with the new indexes" \
+  "$(q "SELECT r.result FROM containers_vreg.resolve(2, 20, 'img3/blobs/sha256:' || encode(sha256(int8send(5)), 'hex')) r")" "hit"
+
+# 4. a leftover of a failed concurrent build: invalid, under a partition index's name
+new_db
+q "CREATE INDEX cache_entries_03_group_id_digest_upstream_id_idx ON containers_vreg.cache_entries_03 (group_id, digest, upstream_id) WHERE status = 0 AND digest IS NOT NULL" >/dev/null
+q "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'containers_vreg.cache_entries_03_group_id_digest_upstream_id_idx'::regclass" >/dev/null
+if out=$(q "ALTER EXTENSION containers_vreg UPDATE" 2>&1); then ok "the update drops an invalid leftover and builds the index again"
+else not_ok "the update drops an invalid leftover and builds the index again" "$out"; fi
+check "all new indexes valid after that update" \
+  "$(q "SELECT bool_and(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE c.relname ~ '(_group_id_(relative_path|digest)_upstream_id_idx|_live_(path|digest)_upstream_(key|idx))$'")" "t"
+members "$DB" > "$WORK/leftover.txt"
+if d=$(diff "$WORK/fresh.txt" "$WORK/leftover.txt"); then ok "and every member is defined as in a fresh install"
+else not_ok "and every member is defined as in a fresh install" "$d"; fi
+new_db
+q "CREATE INDEX cache_entries_05_group_id_relative_path_upstream_id_idx ON containers_vreg.cache_entries_05 (group_id, relative_path, upstream_id) WHERE status = 0" >/dev/null
+q "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'containers_vreg.cache_entries_05_group_id_relative_path_upstream_id_idx'::regclass" >/dev/null
+out=$("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f scripts/prebuild-0.3.0-indexes.sql 2>&1)
+check "the prebuild script replaces an invalid leftover too (by then not unique: it is rebuilt as unique)" \
+  "$out
+$(q "SELECT indisunique AND indisvalid FROM pg_index WHERE indexrelid = 'containers_vreg.cache_entries_05_group_id_relative_path_upstream_id_idx'::regclass")" \
+  "cache_entries_live_digest_upstream_idx: valid
+cache_entries_live_path_upstream_key: valid
+t"
+
+# 5. an index of another definition under the new name stops the update
+new_db
+q "CREATE INDEX cache_entries_live_digest_upstream_idx ON containers_vreg.cache_entries (group_id, digest)" >/dev/null
+out=$("${PSQL[@]}" -d "$DB" -c "\\set VERBOSITY sqlstate" -c "ALTER EXTENSION containers_vreg UPDATE" 2>&1)
+check "an index of another definition under the new name: 55000" "$out" "ERROR:  55000"
+check "and the database stays at 0.2.0" "$(q "SELECT extversion FROM pg_extension WHERE extname = 'containers_vreg'")" "0.2.0"
+
+"${PSQL[@]}" -d postgres -c "DROP DATABASE $DB" -c "DROP DATABASE vreg_prebuild_fresh" >/dev/null
+[ "$fails" -eq 0 ]
