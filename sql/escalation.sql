@@ -1,4 +1,4 @@
--- Escalation checks (issue 8 item 6): roles granted only what README's
+-- Escalation checks: roles granted only what README's
 -- "Roles and grants" grants cannot run their own code inside a SECURITY
 -- DEFINER function through search_path, create objects in containers_vreg,
 -- call trigger functions, read the fingerprint secret, create or detach

@@ -1,4 +1,4 @@
--- Regressions found by the libFuzzer targets of test/fuzz/ (issue 8 item 4),
+-- Regressions found by the libFuzzer targets of test/fuzz/,
 -- replayed where the input reaches SQL. Each case names its corpus file.
 \set VERBOSITY terse
 SET client_min_messages = warning;

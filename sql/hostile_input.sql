@@ -1,4 +1,4 @@
--- Hostile input at the SQL level (issue 8 item 4): every public SQL function
+-- Hostile input at the SQL level: every public SQL function
 -- of the extension (its non-trigger members, listed from pg_depend) with NUL
 -- bytes, 1 MB strings, deeply nested and huge JSON, every numeric edge of
 -- every bigint/integer argument, extreme intervals and bad regclass values.

@@ -1,4 +1,4 @@
--- Cache lifecycle (issue 6): destruction queue, upstream deletion, cleanup
+-- Cache lifecycle (docs/design.md): destruction queue, upstream deletion, cleanup
 -- policy, fetch leases, usage counters. Every refused call asserts its
 -- SQLSTATE and that the tables are unchanged. The id sequences are restarted
 -- below, so messages naming an id are stable; rows are shown by relative_path.

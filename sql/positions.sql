@@ -1,4 +1,4 @@
--- Upstream positions (DESIGN section 3, registry_upstreams; issue 3): every
+-- Upstream positions (registry_upstreams; rules in docs/design.md): every
 -- rule with exact expected positions, every bad input with its SQLSTATE and
 -- the tables unchanged.
 \set VERBOSITY terse
@@ -52,7 +52,7 @@ INSERT INTO containers_vreg.registry_upstreams (group_id, registry_id, upstream_
 VALUES (1, 101, 203) ON CONFLICT (group_id, registry_id, upstream_id) DO NOTHING;
 SELECT vreg_test.state() = :'s0' AS unchanged;
 
--- move_upstream: the examples of issue 3 --------------------------------------
+-- move_upstream: moves up, down, to the ends and beyond the last -------------
 SELECT pg_temp.abcd(102);
 SELECT containers_vreg.move_upstream(1, 102, 201, 3) AS a_to_3;
 SELECT pg_temp.ord(102);                                   -- B1 C2 A3 D4

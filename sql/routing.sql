@@ -1,4 +1,4 @@
--- Routing (DESIGN sections 5 and 6): cache_entry_partition names exactly the
+-- Routing (docs/scaling.md): cache_entry_partition names exactly the
 -- partition PostgreSQL routes a row to, for the installed layout and after
 -- re-partitioning; cache_entry_partition_index is PostgreSQL's remainder;
 -- cache_entry_shard spreads every shard over all partitions.

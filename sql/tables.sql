@@ -1,4 +1,4 @@
--- Data model of DESIGN section 3: every CHECK, key and limit, with a passing
+-- Data model (docs/design.md): every CHECK, key and limit, with a passing
 -- and a failing case; every failing statement leaves the tables unchanged.
 \set VERBOSITY terse
 SET client_min_messages = warning;

@@ -1,4 +1,4 @@
--- Upstream URL rules (DESIGN section 3, upstreams.url; src/url_check.c).
+-- Upstream URL rules (upstreams.url; src/url_check.c, docs/design.md).
 -- Table-driven: every url is INSERTed into upstreams through vreg_test.err,
 -- so the output shows 'ok' or the SQLSTATE and the exact message. Refused
 -- rows leave the tables unchanged; messages never echo any part of the url.

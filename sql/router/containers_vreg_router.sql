@@ -1,4 +1,4 @@
--- containers_vreg scale-out, router side (DESIGN section 6).
+-- containers_vreg scale-out, router side (docs/scaling.md).
 -- Run in the router database after the cluster 'vreg' is defined:
 --   CREATE EXTENSION plproxy;
 --   CREATE EXTENSION containers_vreg;   -- row types and cache_entry_shard(); its tables stay empty here

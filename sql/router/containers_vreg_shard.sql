@@ -1,4 +1,4 @@
--- containers_vreg scale-out, shard side (DESIGN section 6).
+-- containers_vreg scale-out, shard side (docs/scaling.md).
 -- Run on every shard database after CREATE EXTENSION containers_vreg:
 --   psql -d <shard db> -v ON_ERROR_STOP=1 -f sql/router/containers_vreg_shard.sql
 -- PL/Proxy forwards function calls only, so the admin changes a router must
