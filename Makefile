@@ -6,7 +6,7 @@
 #                            packages.
 #   make installcheck        pg_regress tests and isolation specs against the
 #                            running server of PGHOST/PGPORT/PGUSER
-#   make demo, make test     Quick start (README): these, bench and soak
+#   make demo, make test     Quick start (README): these, demo-trace, bench and soak
 #                            install missing Debian packages (scripts/deps.sh)
 #   V=1                      make test shows every detail, not only failures
 #   PG_CFLAGS=-Werror        warnings as errors (CI sets it: .ci/run)
@@ -93,7 +93,7 @@ clean: clean-scratch
 clean-scratch:
 	@bash -c '. scripts/pgcluster.sh && pgc_clean_scratch'
 
-.PHONY: deps demo test e2e bench soak fuzz FORCE installcheck-keyring clean-scratch update-tail
+.PHONY: deps demo demo-trace test e2e bench soak fuzz FORCE installcheck-keyring clean-scratch update-tail
 
 # PG_CONFIG goes to the scripts only when it was given (make PG_CONFIG=...).
 SCRIPT_ENV = $(if $(filter command line environment,$(origin PG_CONFIG)),PG_CONFIG='$(PG_CONFIG)')
@@ -103,10 +103,17 @@ deps:
 	@bash scripts/deps.sh all
 
 # Build, install (as root into the system PostgreSQL, else into a private
-# copy), start a throwaway cluster, replay the pull trace.
+# copy), start a throwaway cluster, two upstream registries on loopback and the
+# reference registry service, and pull images through it with skopeo (cold,
+# warm, after a re-push). make demo TRACE=<file> replays a pull trace instead,
+# as make demo-trace does with test/data/demo-trace.tsv.
 demo:
-	@bash scripts/deps.sh demo
-	@$(SCRIPT_ENV) bash scripts/demo.sh $(if $(TRACE),--trace '$(TRACE)')
+	@bash scripts/deps.sh $(if $(TRACE),demo-trace,demo)
+	@$(SCRIPT_ENV) bash $(if $(TRACE),scripts/demo_trace.sh --trace '$(TRACE)',scripts/demo.sh)
+
+demo-trace:
+	@bash scripts/deps.sh demo-trace
+	@$(SCRIPT_ENV) bash scripts/demo_trace.sh $(if $(TRACE),--trace '$(TRACE)')
 
 # Build, install into a private copy of the PostgreSQL tree, run every test.
 test:

@@ -1,5 +1,5 @@
 -- containers_vreg demo: a registry service's request loop, simulated inside
--- the server. Loaded by scripts/demo.sh (and by test/scripts/demo_smoke.sh,
+-- the server. Loaded by scripts/demo_trace.sh (and by test/scripts/demo_smoke.sh,
 -- test/scripts/real_data.sh) into a database where the extension exists.
 -- Everything the demo adds lives in the schema vreg_demo; the extension's
 -- own tables are only written through its API functions, except the one

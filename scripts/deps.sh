@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What containers_vreg needs to build, demo and test.
 #
-#   scripts/deps.sh [build|demo|test|e2e|bench|soak|fuzz|all]      (default: all)
+#   scripts/deps.sh [build|demo|demo-trace|test|e2e|bench|soak|fuzz|all]   (default: all)
 #
 # Checks for the commands, headers and server files themselves, so it is a
 # quiet no-op wherever they are present, whatever the system. Only when
@@ -11,20 +11,21 @@
 # clang for the fuzz smoke test, are only reported: their tests skip).
 #
 #   build  make, a C compiler, pg_config, the server headers, libsodium
-#   demo   build + initdb, pg_ctl, postgres, psql (+ runuser and a postgres
-#          OS user when run as root: the server never runs as root)
-#   test   demo + pg_regress, pg_isolation_regress, pgbench, pg_dump,
+#   demo-trace  build + initdb, pg_ctl, postgres, psql (+ runuser and a
+#          postgres OS user when run as root: the server never runs as root)
+#   demo   demo-trace + the tools of its real pulls: docker-registry, skopeo,
+#          curl, Debian's python3 with psycopg
+#   test   demo-trace + pg_regress, pg_isolation_regress, pgbench, pg_dump,
 #          pg_restore, pgrep, PL/Proxy; optional: clang with libFuzzer
-#   bench  demo + pgbench; optional: pgcrypto, gnuplot
-#   soak   demo + pgbench, pgrep
-#   e2e    demo + pg_basebackup and the end-to-end tools: docker-registry,
-#          skopeo, htpasswd, curl, Debian's python3 with psycopg
+#   bench  demo-trace + pgbench; optional: pgcrypto, gnuplot
+#   soak   demo-trace + pgbench, pgrep
+#   e2e    demo + pg_basebackup and htpasswd
 #   fuzz   clang with libFuzzer
 #   all    everything above
 set -uo pipefail
 target=${1:-all}
-case $target in build|demo|test|e2e|bench|soak|fuzz|all) ;; *)
-  echo "usage: $0 [build|demo|test|e2e|bench|soak|fuzz|all]" >&2; exit 2 ;;
+case $target in build|demo|demo-trace|test|e2e|bench|soak|fuzz|all) ;; *)
+  echo "usage: $0 [build|demo|demo-trace|test|e2e|bench|soak|fuzz|all]" >&2; exit 2 ;;
 esac
 
 PG_MAJOR=${PG_MAJOR:-15}
@@ -97,7 +98,7 @@ package() {
 why() {
   case $1 in
     libfuzzer) echo "the fuzz tests are skipped" ;;
-    docker-registry|skopeo|htpasswd|curl|psycopg|pg_basebackup) echo "the end-to-end pulls are skipped" ;;
+    docker-registry|skopeo|htpasswd|curl|psycopg|pg_basebackup) echo "the end-to-end pulls and the demo's real pulls are skipped" ;;
     gnuplot) echo "make bench draws no plot" ;;
     pgcrypto) echo "make bench skips the pgcrypto comparison" ;;
   esac
@@ -108,7 +109,8 @@ server="initdb pg_ctl postgres psql runuser postgres-user"
 required= optional=
 case $target in
   build) required=$build ;;
-  demo)  required="$build $server" ;;
+  demo)  required="$build $server docker-registry skopeo curl psycopg" ;;
+  demo-trace) required="$build $server" ;;
   test)  required="$build $server pg_regress pg_isolation_regress pgbench pg_dump pg_restore pgrep plproxy"; optional="libfuzzer docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
   e2e)   required="$build $server docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
   bench) required="$build $server pgbench"; optional="pgcrypto gnuplot" ;;

@@ -10,6 +10,8 @@
 #                          system directory (the tree is relocatable)
 #   pgc_start DIR [conf]   initdb DIR/data, start; sets PGHOST PGPORT PGUSER
 #   pgc_stop               stop it (also runs on EXIT when started here)
+#   pgc_demo_install       make install for make demo (system tree as root)
+#   pgc_demo_dir           a new temporary directory for a demo's servers
 #   pgc_clean_scratch      remove the scratch directory (make clean)
 #
 # The server gets physical, absolute paths only, and every command that runs
@@ -106,6 +108,26 @@ pgc_private_tree() {
   PGC_BINDIR="$root$("$pgc" --bindir)"
   PGC_PG_CONFIG="$PGC_BINDIR/pg_config"
   export PGC_BINDIR PGC_PG_CONFIG
+}
+
+# pgc_demo_install: `make install` for a demo: as root into the system
+# PostgreSQL tree, otherwise into a private copy of it under .pgtmp/demo.
+pgc_demo_install() {
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "== make install (into the system PostgreSQL $PG_MAJOR tree)"
+    make -s -C "$PGC_TOP" install PG_CONFIG="$PGC_SYSTEM_PG_CONFIG" >/dev/null
+  else
+    echo "== make install (not root: into a private copy of PostgreSQL $PG_MAJOR under .pgtmp/demo)"
+    pgc_private_tree "$PGC_TOP/.pgtmp/demo" && make -s -C "$PGC_TOP" install PG_CONFIG="$PGC_PG_CONFIG" >/dev/null
+  fi
+}
+
+# pgc_demo_dir: print a new temporary directory the server's OS user can
+# reach even when the checkout lives under /root (pgc_as_owner runs the
+# server's commands from /).
+pgc_demo_dir() {
+  local d
+  d=$(mktemp -d "${TMPDIR:-/tmp}/containers_vreg-demo.XXXXXX") && chmod 755 "$d" && echo "$d"
 }
 
 pgc_free_port() {

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The `make demo` replay (scripts/demo.sh --no-cluster) against the running
-# test cluster, on the shipped trace test/data/demo-trace.tsv, with exact
-# numbers. Expected values come from the trace itself (awk) where they can,
-# and from test/data/README.md where they need knowledge of the data (the 4
-# requests answered by a digest cached under another image name).
+# `make demo`, both modes, with exact values.
+#
+# Real pulls (scripts/demo.sh --installed, its own cluster, upstreams and
+# service): each pull's summary line, against the image layout that
+# test/e2e/make-images writes (digests, objects per image). Skipped when the
+# end-to-end tools are missing, as test/scripts/e2e.sh is.
+#
+# The trace replay (scripts/demo_trace.sh --no-cluster) against the running
+# test cluster, on the shipped trace test/data/demo-trace.tsv. Expected values
+# come from the trace itself (awk) where they can, and from
+# test/data/README.md where they need knowledge of the data (the 4 requests
+# answered by a digest cached under another image name).
 set -uo pipefail
 cd "${TOP:?TOP must be the repository root}"
 PSQL=("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1)
@@ -11,20 +18,74 @@ export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 DB=vreg_demo_smoke
 TRACE=test/data/demo-trace.tsv
 
+# -- real pulls -------------------------------------------------------------------
+n=0
+tools=yes
+for tool in docker-registry skopeo curl; do command -v "$tool" >/dev/null 2>&1 || tools="no $tool"; done
+/usr/bin/python3 -c 'import psycopg' 2>/dev/null || tools="no python3-psycopg"
+if [ "$tools" != yes ]; then
+  n=$((n + 1)); echo "ok $n - make demo's real pulls # SKIP $tools (make deps)"
+else
+  out=$(timeout 300 bash scripts/demo.sh --installed 2>&1); rc=$?
+  n=$((n + 1))
+  if [ "$rc" -eq 0 ]; then echo "ok $n - make demo (scripts/demo.sh --installed) exits 0"
+  else echo "not ok $n - make demo exits $rc"; tail -30 <<<"$out" | sed 's/^/#   /'; fi
+  layout=$(mktemp -d)
+  /usr/bin/python3 test/e2e/make-images "$layout/oci" --big-mib 1
+  # per tag: "<tag> <manifest digest> <objects: manifest + config + layers>"
+  declare -A digest objects
+  while read -r tag d k; do digest[$tag]=$d; objects[$tag]=$k; done < <(/usr/bin/python3 - "$layout/oci" <<'PY'
+import json, sys
+root = sys.argv[1]
+for m in json.load(open(root + "/index.json"))["manifests"]:
+    body = json.load(open(root + "/blobs/sha256/" + m["digest"][7:]))
+    print(m["annotations"]["org.opencontainers.image.ref.name"], m["digest"], 2 + len(body.get("layers", [])))
+PY
+)
+  rm -rf "$layout"
+  pull_line() { sed -n "/^-- pull $1:/,/summary:/p" <<<"$out" | sed -n 's/^ *summary: //p'; }
+  req_line() { sed -n "/^-- pull $1:/,/summary:/p" <<<"$out" | sed -n 's/^ *requests that reached the upstreams (their access logs): //p'; }
+  dcheck() { n=$((n + 1)); if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $3"; echo "#   got:      $2"; fi; }
+  a=${objects[base-a]} b=${objects[base-b]} x=${objects[only2]} v2=${objects[retag-v2]}
+  dcheck "pull 1, demo/app cold: all $a objects fetched from position 1, $a upstream requests" "$(pull_line 1)" \
+    "objects $a, cache hits 0, fetched $a, upstream requests $a (position 1: $a, position 2: 0), digest ${digest[base-a]}"
+  dcheck "pull 2, demo/tool cold: its base layer is a hit (demo/app's), $((b - 1)) fetched" "$(pull_line 2)" \
+    "objects $b, cache hits 1, fetched $((b - 1)), upstream requests $((b - 1)) (position 1: $((b - 1)), position 2: 0), digest ${digest[base-b]}"
+  dcheck "  the shared layer is listed as demo/app's entry" \
+    "$(sed -n '/^-- pull 2:/,/summary:/p' <<<"$out" | grep -c 'cache hit (fetched earlier from position 1), the same digest cached for demo/app$')" 1
+  dcheck "pull 3, demo/extra: position 1 answers 404 to each of its $x objects, position 2 serves them" \
+    "$(pull_line 3) | $(req_line 3)" \
+    "objects $x, cache hits 0, fetched $x, upstream requests $((2 * x)) (position 1: $x, position 2: $x), digest ${digest[only2]} | position 1: $x GET answered 404; position 2: $x GET answered 200"
+  dcheck "pull 4, demo/app warm: $a hits, no upstream request" "$(pull_line 4)" \
+    "objects $a, cache hits $a, fetched 0, upstream requests 0 (position 1: 0, position 2: 0), digest ${digest[base-a]}"
+  dcheck "pull 5, after the re-push with validity 24: the old digest, no upstream request" "$(pull_line 5)" \
+    "objects $a, cache hits $a, fetched 0, upstream requests 0 (position 1: 0, position 2: 0), digest ${digest[base-a]}"
+  dcheck "pull 6, validity 0: the new digest; one HEAD finds the change, $v2 GETs fetch it" \
+    "$(pull_line 6) | $(req_line 6)" \
+    "objects $v2, cache hits 0, fetched $v2, upstream requests $((v2 + 1)) (position 1: $((v2 + 1)), position 2: 0), digest ${digest[retag-v2]} | position 1: $v2 GET answered 200, 1 HEAD answered 200; position 2: none"
+  live=$((a + (b - 1) + x + v2 - 1))
+  dcheck "at the end: $live live entries and as many objects (the replaced manifest's object deleted)" \
+    "$(sed -n 's/^live entries: \([0-9]*\), objects in storage: \([0-9]*\) .*/\1 \2/p' <<<"$out")" "$live $live"
+  demo_dir=$(sed -n 's#.*(socket in \(.*\)/pg/sock)$#\1#p' <<<"$out")
+  dcheck "everything it started is stopped and its directory removed" \
+    "$([ -n "$demo_dir" ] && [ ! -e "$demo_dir" ] && echo removed)" removed
+fi
+
+# -- the trace replay --------------------------------------------------------------
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || exit 1
 "${PSQL[@]}" -d "$DB" -c "CREATE EXTENSION containers_vreg" || exit 1
 if [ "$("${PSQL[@]}" -d "$DB" -c "SELECT to_regprocedure('containers_vreg.resolve(bigint,bigint,text)') IS NULL")" = t ]; then
-  echo "ok 1 # SKIP containers_vreg.resolve does not exist yet"
+  echo "ok $((n + 1)) # SKIP containers_vreg.resolve does not exist yet"
   "${PSQL[@]}" -d postgres -c "DROP DATABASE $DB"
   exit 0
 fi
 
-if ! bash scripts/demo.sh --no-cluster --dbname "$DB" --trace "$TRACE" --quiet; then
-  echo "not ok 1 - demo replay of $TRACE"; exit 1
+n=$((n + 1))
+if ! bash scripts/demo_trace.sh --no-cluster --dbname "$DB" --trace "$TRACE" --quiet; then
+  echo "not ok $n - demo replay of $TRACE"; exit 1
 fi
-echo "ok 1 - demo replay of $TRACE"
+echo "ok $n - demo replay of $TRACE"
 
-n=1
 check() {  # description, expected, sql
   n=$((n + 1))
   local got

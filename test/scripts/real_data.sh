@@ -20,7 +20,7 @@ if [ "$("${PSQL[@]}" -d "$DB" -c "SELECT to_regprocedure('containers_vreg.resolv
   "${PSQL[@]}" -d postgres -c "DROP DATABASE $DB"
   exit 0
 fi
-if ! bash scripts/demo.sh --no-cluster --dbname "$DB" --trace "$DATA" --quiet; then
+if ! bash scripts/demo_trace.sh --no-cluster --dbname "$DB" --trace "$DATA" --quiet; then
   echo "not ok 1 - replay of official-images.tsv"; exit 1
 fi
 echo "ok 1 - replay of official-images.tsv"
