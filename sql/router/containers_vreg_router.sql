@@ -6,8 +6,8 @@
 --     OPTIONS (p0 'host=... dbname=...', p1 'host=... dbname=...');   -- a power of two of shards
 --   CREATE USER MAPPING FOR PUBLIC SERVER vreg OPTIONS (user '...');
 --   psql -d <router db> -v ON_ERROR_STOP=1 -f sql/router/containers_vreg_router.sql
--- Every function runs on the one shard that owns the group:
--- cache_entry_shard(group_id, 1024), which PL/Proxy masks with (shards - 1),
+-- Every function but the worker's fan-out ones runs on the one shard that
+-- owns the group: cache_entry_shard(group_id, 1024), which PL/Proxy masks with (shards - 1),
 -- equals cache_entry_shard(group_id, shards) for any power-of-two cluster of
 -- up to 1024 shards, so this file does not depend on the shard count.
 -- Partition pN of the server is shard N.
@@ -54,6 +54,80 @@ RETURNS void LANGUAGE plproxy AS $$
   CLUSTER 'vreg';
   RUN ON vreg_router.shard_of(group_id);
   TARGET containers_vreg.record_download;
+$$;
+
+-- a miss: lease the fetch and get a key, give the lease back, store the entry
+CREATE OR REPLACE FUNCTION vreg_router.begin_fetch(group_id bigint, upstream_id bigint, path text,
+  replacing bigint DEFAULT NULL, lease interval DEFAULT '30 seconds')
+RETURNS text LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.begin_fetch;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.release_fetch(group_id bigint, upstream_id bigint, path text)
+RETURNS boolean LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.release_fetch;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.store_cache_entry(group_id bigint, upstream_id bigint, path text,
+  object_storage_key text, size bigint, file_sha1 bytea, content_type text, digest text,
+  upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL, file text DEFAULT NULL)
+RETURNS containers_vreg.cache_entries LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.store_cache_entry;
+$$;
+
+-- the destruction worker: an entry's end goes to its group's shard ...........
+CREATE OR REPLACE FUNCTION vreg_router.finish_destruction(group_id bigint, entry_id bigint)
+RETURNS boolean LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.finish_destruction;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.fail_destruction(group_id bigint, entry_id bigint)
+RETURNS boolean LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.fail_destruction;
+$$;
+
+-- ... and the calls that are for every group run on every shard (RUN ON ALL):
+-- claims come from each shard (up to batch from each), counts are summed.
+CREATE OR REPLACE FUNCTION vreg_router.claim_for_destruction(batch integer, lease interval DEFAULT '1 hour')
+RETURNS TABLE (group_id bigint, entry_id bigint, object_storage_key text, file text, size bigint)
+LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON ALL;
+  TARGET containers_vreg.claim_for_destruction;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.flush_downloads_on_each_shard()
+RETURNS SETOF bigint LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON ALL;
+  TARGET containers_vreg.flush_downloads;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.flush_downloads() RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(sum(n), 0)::bigint FROM vreg_router.flush_downloads_on_each_shard() AS n
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.prune_fetch_leases_on_each_shard()
+RETURNS SETOF bigint LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON ALL;
+  TARGET containers_vreg.prune_fetch_leases;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.prune_fetch_leases() RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT coalesce(sum(n), 0)::bigint FROM vreg_router.prune_fetch_leases_on_each_shard() AS n
 $$;
 
 -- admin (shard side: sql/router/containers_vreg_shard.sql) ---------------------
@@ -130,11 +204,25 @@ DO $$
 DECLARE f regprocedure;
 BEGIN
   FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
-            WHERE p.pronamespace = 'vreg_router'::regnamespace AND p.proname <> 'shard_of'
+            WHERE p.pronamespace = 'vreg_router'::regnamespace
+              AND p.proname NOT IN ('shard_of', 'claim_for_destruction', 'flush_downloads',
+                                    'flush_downloads_on_each_shard', 'prune_fetch_leases',
+                                    'prune_fetch_leases_on_each_shard')
   LOOP
     EXECUTE format('COMMENT ON FUNCTION %s IS %L', f,
       format('%s: PL/Proxy forwarder to the shard owning group_id (RUN ON vreg_router.shard_of(group_id)); same arguments, result and errors as the shard function it targets.', f));
   END LOOP;
 END $$;
+
+COMMENT ON FUNCTION vreg_router.claim_for_destruction(integer, interval) IS
+  'claim_for_destruction(batch, lease) -> setof (group_id, entry_id, object_storage_key, file, size): PL/Proxy RUN ON ALL of containers_vreg.claim_for_destruction: up to batch claimed entries from each shard (so up to batch x shards in all); finish_destruction and fail_destruction go back to the owning shard by group_id.';
+COMMENT ON FUNCTION vreg_router.flush_downloads_on_each_shard() IS
+  'flush_downloads_on_each_shard() -> setof bigint: PL/Proxy RUN ON ALL of containers_vreg.flush_downloads, one count per shard (vreg_router.flush_downloads sums them).';
+COMMENT ON FUNCTION vreg_router.flush_downloads() IS
+  'flush_downloads() -> bigint: containers_vreg.flush_downloads on every shard; the sum of their counts.';
+COMMENT ON FUNCTION vreg_router.prune_fetch_leases_on_each_shard() IS
+  'prune_fetch_leases_on_each_shard() -> setof bigint: PL/Proxy RUN ON ALL of containers_vreg.prune_fetch_leases, one count per shard (vreg_router.prune_fetch_leases sums them).';
+COMMENT ON FUNCTION vreg_router.prune_fetch_leases() IS
+  'prune_fetch_leases() -> bigint: containers_vreg.prune_fetch_leases on every shard; the sum of their counts.';
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA vreg_router FROM PUBLIC;

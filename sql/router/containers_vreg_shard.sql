@@ -5,9 +5,12 @@
 -- forward are functions here: plain SQL over the extension's tables, with the
 -- table rules (CHECK constraints, triggers, the 5-registries limit) deciding.
 -- The request path (resolve, upsert_cache_entry, mark_checked,
--- record_download) and the position functions (attach_upstream,
--- move_upstream, detach_upstream, delete_registry) are the extension's own
--- and are forwarded as they are.
+-- record_download, begin_fetch, release_fetch, store_cache_entry), the
+-- position functions (attach_upstream, move_upstream, detach_upstream,
+-- delete_registry, registry_upstreams), upstream_credentials and the worker's
+-- (flush_downloads, claim_for_destruction, finish_destruction,
+-- fail_destruction, prune_fetch_leases) are the extension's own and are
+-- forwarded as they are.
 
 CREATE SCHEMA IF NOT EXISTS vreg_shard;
 REVOKE ALL ON SCHEMA vreg_shard FROM PUBLIC;

@@ -281,4 +281,85 @@ else
   else nok "credentials across shards"; fi
 fi
 
+# 7. the reference service's calls (test/e2e/registry-service) through the
+#    router: each goes to the shard that owns the group and returns what that
+#    shard's own function returns. The direct call runs first, on the owning
+#    shard, in a transaction that is rolled back; then the router's call.
+direct() {  # $1: shard, $2: SQL: its result, rolled back
+  sq "$1" vreg -c "BEGIN" -c "$2" -c "ROLLBACK"
+}
+routed() { sq router router -c "$1"; }
+same() {  # description, expected, direct result, router result
+  if [ "$3" = "$2" ] && [ "$4" = "$2" ]; then ok "$1"
+  else nok "$1"; echo "#   expected:        $2"; echo "#   on the shard:    $3"; echo "#   through router:  $4"; fi
+}
+if [ "$has_request_path" != t ] || [ "$(sq s0 vreg -c "SELECT to_regproc('containers_vreg.store_cache_entry') IS NOT NULL")" != t ]; then
+  skip "request path not installed: the service's calls through the router"
+else
+  declare -A OWN MIRROR REG ENTRY
+  SHA1="'\\x6b1d1b3a7f3e0b52ad1b4e6d4d0a2b8f3c9e1a77'::bytea"
+  DIGEST="sha256:$(printf '%064d' 7)"
+  for g in 1 2; do
+    OWN[$g]=s$(sq s0 vreg -c "SELECT containers_vreg.cache_entry_shard($g, $SHARDS)")
+    MIRROR[$g]=$(routed "SELECT mirror_id FROM vreg_trace.groups WHERE group_id = $g")
+    REG[$g]=$(routed "SELECT registry_id FROM vreg_trace.groups WHERE group_id = $g")
+  done
+  [ "${OWN[1]}" != "${OWN[2]}" ] || nok "groups 1 and 2 are on different shards"
+  uuid="regexp_replace(%s, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\$', '<uuid>')"
+  for g in 1 2; do
+    s=${OWN[$g]} m=${MIRROR[$g]} P="e2e/rt$g/manifests/latest"
+    other=s$((1 - ${s#s}))
+    prefix=$(sq "$s" vreg -c "SELECT containers_vreg.object_storage_prefix($g)")
+    call="containers_vreg.begin_fetch($g, $m, '$P')"
+    same "begin_fetch, group $g (shard ${s#s}): a key under the group's prefix, from the owning shard" \
+      "${prefix}upstreams/$m/<uuid>" \
+      "$(direct "$s" "SELECT $(printf "$uuid" "$call")")" \
+      "$(routed "SELECT $(printf "$uuid" "${call/containers_vreg./vreg_router.}")")"
+    same "  the lease is on shard ${s#s} only; a second begin_fetch gets NULL, directly and through the router" \
+      "1 0|" \
+      "$(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.fetch_leases WHERE group_id = $g") $(sq "$other" vreg -c "SELECT count(*) FROM containers_vreg.fetch_leases WHERE group_id = $g")|$(direct "$s" "SELECT $call")" \
+      "1 0|$(routed "SELECT ${call/containers_vreg./vreg_router.}")"
+    call="containers_vreg.release_fetch($g, $m, '$P')"
+    same "release_fetch, group $g: true while the lease is held" t "$(direct "$s" "SELECT $call")" "$(routed "SELECT ${call/containers_vreg./vreg_router.}")"
+    same "  then false (it is given back on shard ${s#s})" f "$(direct "$s" "SELECT $call")" "$(routed "SELECT ${call/containers_vreg./vreg_router.}")"
+    key=$(routed "SELECT vreg_router.begin_fetch($g, $m, '$P')")
+    call="containers_vreg.store_cache_entry($g, $m, '$P', '$key', 419, $SHA1, 'application/vnd.oci.image.manifest.v1+json', '$DIGEST')"
+    cols="relative_path, object_storage_key, size, content_type, digest, status"
+    same "store_cache_entry, group $g: the live row stored under the key" \
+      "/$P|$key|419|application/vnd.oci.image.manifest.v1+json|$DIGEST|0" \
+      "$(direct "$s" "SELECT concat_ws('|', $cols) FROM $call")" \
+      "$(routed "SELECT concat_ws('|', $cols) FROM ${call/containers_vreg./vreg_router.}")"
+    ENTRY[$g]=$(sq "$s" vreg -c "SELECT id FROM containers_vreg.cache_entries WHERE group_id = $g AND relative_path = '/$P'")
+    same "  the row is shard ${s#s}'s (one download counted there); resolve through the router: a hit at position 2" \
+      "1 0 1|hit|${ENTRY[$g]}|2" \
+      "$(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g AND relative_path = '/$P'") $(sq "$other" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g") $(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.download_buffer WHERE group_id = $g AND entry_id = ${ENTRY[$g]}")|hit|${ENTRY[$g]}|2" \
+      "1 0 1|$(routed "SELECT concat_ws('|', result, entry_id, position) FROM vreg_router.resolve($g, ${REG[$g]}, '$P')")"
+  done
+
+  # the worker: flush on every shard, claim from every shard, end on the owner
+  n0=$(direct s0 "SELECT containers_vreg.flush_downloads()"); n1=$(direct s1 "SELECT containers_vreg.flush_downloads()")
+  same "flush_downloads: the sum of every shard's count ($n0 + $n1, both > 0)" \
+    "$((n0 + n1))" "$([ "$n0" -gt 0 ] && [ "$n1" -gt 0 ] && echo $((n0 + n1)))" "$(routed "SELECT vreg_router.flush_downloads()")"
+  same "  and every shard's download buffer is empty" "0 0" \
+    "$(sq s0 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer") $(sq s1 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer")" \
+    "$(sq s0 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer") $(sq s1 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer")"
+  for g in 1 2; do sq "${OWN[$g]}" vreg -c "SELECT containers_vreg.mark_for_destruction($g, ${ENTRY[$g]})" >/dev/null; done
+  claim="SELECT concat_ws('|', group_id, entry_id, object_storage_key) FROM %s.claim_for_destruction(100, '5 minutes')"
+  same "claim_for_destruction: the pending entry of group 1 and of group 2, each from its shard" \
+    "$(printf '%s\n' "1|${ENTRY[1]}|$(sq "${OWN[1]}" vreg -c "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 1 AND id = ${ENTRY[1]}")" "2|${ENTRY[2]}|$(sq "${OWN[2]}" vreg -c "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 2 AND id = ${ENTRY[2]}")" | sort)" \
+    "$({ direct s0 "$(printf "$claim" containers_vreg)"; direct s1 "$(printf "$claim" containers_vreg)"; } | sort)" \
+    "$(routed "$(printf "$claim" vreg_router)" | sort)"
+  same "fail_destruction (group 1) and finish_destruction (group 2): true" "t t" \
+    "$(sq "${OWN[1]}" vreg -c "BEGIN" -c "SELECT containers_vreg.fail_destruction(1, ${ENTRY[1]})" -c "ROLLBACK") $(direct "${OWN[2]}" "SELECT containers_vreg.finish_destruction(2, ${ENTRY[2]})")" \
+    "$(routed "SELECT vreg_router.fail_destruction(1, ${ENTRY[1]})") $(routed "SELECT vreg_router.finish_destruction(2, ${ENTRY[2]})")"
+  same "  on the owning shards: group 1's entry in error (status 3), group 2's deleted" "3 0" \
+    "$(sq "${OWN[1]}" vreg -c "SELECT status FROM containers_vreg.cache_entries WHERE group_id = 1 AND id = ${ENTRY[1]}") $(sq "${OWN[2]}" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 2 AND id = ${ENTRY[2]}")" \
+    "$(sq "${OWN[1]}" vreg -c "SELECT status FROM containers_vreg.cache_entries WHERE group_id = 1 AND id = ${ENTRY[1]}") $(sq "${OWN[2]}" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 2 AND id = ${ENTRY[2]}")"
+  for g in 1 2; do routed "SELECT vreg_router.begin_fetch($g, ${MIRROR[$g]}, 'e2e/expired/manifests/latest', NULL, '1 millisecond')" >/dev/null; done
+  sleep 0.2
+  same "prune_fetch_leases: the expired lease of each shard, summed" 2 \
+    "$(( $(direct s0 "SELECT containers_vreg.prune_fetch_leases()") + $(direct s1 "SELECT containers_vreg.prune_fetch_leases()") ))" \
+    "$(routed "SELECT vreg_router.prune_fetch_leases()")"
+fi
+
 exit $fail
