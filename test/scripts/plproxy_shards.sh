@@ -40,7 +40,7 @@ stop_all() {
     pgc_as_owner "$PGC_BINDIR/pg_ctl" -D "$d/data" -m fast -w stop >/dev/null 2>&1 || true
   done
 }
-trap stop_all EXIT
+trap 'declare -F e2e_stop_all >/dev/null && e2e_stop_all; stop_all' EXIT
 
 start_server() {  # $1: name
   pgc_init "$BASE/$1" || return 1
@@ -289,6 +289,9 @@ direct() {  # $1: shard, $2: SQL: its result, rolled back
   sq "$1" vreg -c "BEGIN" -c "$2" -c "ROLLBACK"
 }
 routed() { sq router router -c "$1"; }
+is() {  # description, expected, got
+  if [ "$3" = "$2" ]; then ok "$1"; else nok "$1"; echo "#   expected: $2"; echo "#   got:      $3"; fi
+}
 same() {  # description, expected, direct result, router result
   if [ "$3" = "$2" ] && [ "$4" = "$2" ]; then ok "$1"
   else nok "$1"; echo "#   expected:        $2"; echo "#   on the shard:    $3"; echo "#   through router:  $4"; fi
@@ -332,7 +335,7 @@ else
     ENTRY[$g]=$(sq "$s" vreg -c "SELECT id FROM containers_vreg.cache_entries WHERE group_id = $g AND relative_path = '/$P'")
     same "  the row is shard ${s#s}'s (one download counted there); resolve through the router: a hit at position 2" \
       "1 0 1|hit|${ENTRY[$g]}|2" \
-      "$(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g AND relative_path = '/$P'") $(sq "$other" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g") $(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.download_buffer WHERE group_id = $g AND entry_id = ${ENTRY[$g]}")|hit|${ENTRY[$g]}|2" \
+      "$(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g AND relative_path = '/$P'") $(sq "$other" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g") $(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.download_buffer WHERE group_id = $g AND entry_id = ${ENTRY[$g]}")|$(sq "$s" vreg -c "SELECT concat_ws('|', result, entry_id, position) FROM containers_vreg.resolve($g, ${REG[$g]}, '$P')")" \
       "1 0 1|$(routed "SELECT concat_ws('|', result, entry_id, position) FROM vreg_router.resolve($g, ${REG[$g]}, '$P')")"
   done
 
@@ -340,8 +343,7 @@ else
   n0=$(direct s0 "SELECT containers_vreg.flush_downloads()"); n1=$(direct s1 "SELECT containers_vreg.flush_downloads()")
   same "flush_downloads: the sum of every shard's count ($n0 + $n1, both > 0)" \
     "$((n0 + n1))" "$([ "$n0" -gt 0 ] && [ "$n1" -gt 0 ] && echo $((n0 + n1)))" "$(routed "SELECT vreg_router.flush_downloads()")"
-  same "  and every shard's download buffer is empty" "0 0" \
-    "$(sq s0 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer") $(sq s1 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer")" \
+  is "  and every shard's download buffer is empty" "0 0" \
     "$(sq s0 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer") $(sq s1 vreg -c "SELECT count(*) FROM containers_vreg.download_buffer")"
   for g in 1 2; do sq "${OWN[$g]}" vreg -c "SELECT containers_vreg.mark_for_destruction($g, ${ENTRY[$g]})" >/dev/null; done
   claim="SELECT concat_ws('|', group_id, entry_id, object_storage_key) FROM %s.claim_for_destruction(100, '5 minutes')"
@@ -352,14 +354,80 @@ else
   same "fail_destruction (group 1) and finish_destruction (group 2): true" "t t" \
     "$(sq "${OWN[1]}" vreg -c "BEGIN" -c "SELECT containers_vreg.fail_destruction(1, ${ENTRY[1]})" -c "ROLLBACK") $(direct "${OWN[2]}" "SELECT containers_vreg.finish_destruction(2, ${ENTRY[2]})")" \
     "$(routed "SELECT vreg_router.fail_destruction(1, ${ENTRY[1]})") $(routed "SELECT vreg_router.finish_destruction(2, ${ENTRY[2]})")"
-  same "  on the owning shards: group 1's entry in error (status 3), group 2's deleted" "3 0" \
-    "$(sq "${OWN[1]}" vreg -c "SELECT status FROM containers_vreg.cache_entries WHERE group_id = 1 AND id = ${ENTRY[1]}") $(sq "${OWN[2]}" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 2 AND id = ${ENTRY[2]}")" \
+  is "  on the owning shards: group 1's entry in error (status 3), group 2's deleted" "3 0" \
     "$(sq "${OWN[1]}" vreg -c "SELECT status FROM containers_vreg.cache_entries WHERE group_id = 1 AND id = ${ENTRY[1]}") $(sq "${OWN[2]}" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 2 AND id = ${ENTRY[2]}")"
   for g in 1 2; do routed "SELECT vreg_router.begin_fetch($g, ${MIRROR[$g]}, 'e2e/expired/manifests/latest', NULL, '1 millisecond')" >/dev/null; done
   sleep 0.2
   same "prune_fetch_leases: the expired lease of each shard, summed" 2 \
     "$(( $(direct s0 "SELECT containers_vreg.prune_fetch_leases()") + $(direct s1 "SELECT containers_vreg.prune_fetch_leases()") ))" \
     "$(routed "SELECT vreg_router.prune_fetch_leases()")"
+fi
+
+# 8. the reference service itself, its database the router (--schema
+#    vreg_router: the same calls, in the router's schema): real pulls from a
+#    docker-registry upstream on loopback, for a group on each shard.
+tools=yes
+for tool in docker-registry skopeo curl; do command -v "$tool" >/dev/null 2>&1 || tools="no $tool"; done
+/usr/bin/python3 -c 'import psycopg' 2>/dev/null || tools="no python3-psycopg"
+if [ "$has_request_path" != t ] || [ "$(sq s0 vreg -c "SELECT to_regproc('containers_vreg.store_cache_entry') IS NOT NULL")" != t ]; then
+  skip "request path not installed: the registry service on the router"
+elif [ "$tools" != yes ]; then
+  skip "the registry service on the router: $tools (make deps)"
+else
+  E2E=$BASE/e2e
+  rm -rf "$E2E"; mkdir -p "$E2E"
+  . test/e2e/lib.sh
+  # upstreams on loopback: the shards check the url, the service reads the router's setting
+  for db in "s0 vreg" "s1 vreg" "router router"; do
+    set -- $db
+    sq "$1" "$2" -c "LOAD 'containers_vreg'" -c "ALTER DATABASE $2 SET containers_vreg.allow_local_upstreams = on" || nok "allow_local_upstreams on $2"
+  done
+  UP=$(e2e_free_port); E2E_SERVICE_PORT=$(e2e_free_port)
+  /usr/bin/python3 test/e2e/make-images "$E2E/oci" --big-mib 1 >/dev/null
+  if ! e2e_registry_start up "$UP" || ! e2e_push "$UP" base-a e2e/app:latest; then
+    nok "an upstream registry with e2e/app:latest"
+  else
+    # one group on each shard
+    declare -A SG
+    for g in $(seq 100 140); do
+      sh=$(sq s0 vreg -c "SELECT containers_vreg.cache_entry_shard($g, $SHARDS)")
+      [ -z "${SG[$sh]:-}" ] && SG[$sh]=$g
+    done
+    declare -A SREG
+    for sh in 0 1; do
+      g=${SG[$sh]}
+      SREG[$g]=$(routed "SELECT vreg_router.create_registry($g, 'e2e')")
+      u=$(routed "SELECT vreg_router.create_upstream($g, 'http://127.0.0.1:$UP', 'local')")
+      routed "SELECT vreg_router.attach_upstream($g, ${SREG[$g]}, $u)" >/dev/null
+    done
+    if ! e2e_service_start --db "host=127.0.0.1 port=${PORT[router]} dbname=router user=postgres" --schema vreg_router; then
+      nok "registry-service on the router starts"; tail -20 "$E2E/service.log"
+    else
+      SVC=127.0.0.1:$E2E_SERVICE_PORT
+      rm -rf "$E2E/direct"; timeout 120 skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$UP/e2e/app:latest" "dir:$E2E/direct"
+      for sh in 0 1; do
+        g=${SG[$sh]} r=${SREG[${SG[$sh]}]}
+        got=""
+        for pass in cold warm; do
+          m=$(e2e_mark up)
+          rm -rf "$E2E/$g-$pass"
+          out=$(timeout 120 skopeo copy -q --src-tls-verify=false "docker://$SVC/virtual_registries/container/$g/$r/e2e/app:latest" "dir:$E2E/$g-$pass" 2>&1)
+          got+="$pass: $(diff -r "$E2E/direct" "$E2E/$g-$pass" >/dev/null 2>&1 && echo same || echo "differs $out"), $(e2e_requests_since up "$m") upstream requests; "
+        done
+        # base-a: manifest, config and two layers
+        is "registry-service on the router, group $g (shard $sh): a cold pull equal to a direct copy (4 upstream requests), a warm one (none)" \
+          "cold: same, 4 upstream requests; warm: same, 0 upstream requests; " "$got"
+        for _ in $(seq 1 50); do
+          [ "$(sq "s$sh" vreg -c "SELECT coalesce(sum(downloads_count), 0) FROM containers_vreg.cache_entries WHERE group_id = $g")" = 8 ] && break
+          sleep 0.1
+        done
+        is "  its 4 entries are on shard $sh only, and the service's worker (flush_downloads through the router) counted 8 downloads" \
+          "4 0 8" \
+          "$(sq "s$sh" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g AND status = 0") $(sq "s$((1 - sh))" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g") $(sq "s$sh" vreg -c "SELECT sum(downloads_count) FROM containers_vreg.cache_entries WHERE group_id = $g")"
+      done
+    fi
+  fi
+  e2e_stop_all
 fi
 
 exit $fail
