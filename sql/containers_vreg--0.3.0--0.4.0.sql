@@ -613,49 +613,14 @@ CREATE OR REPLACE FUNCTION @extschema@.claim_fetch(group_id bigint, upstream_id 
                                         lease interval DEFAULT '30 seconds')
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  v_url text;
-  rel_path text;
-  won boolean;
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
   PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
-  SELECT u.url INTO v_url FROM @extschema@.upstreams u
-   WHERE u.group_id = claim_fetch.group_id AND u.id = claim_fetch.upstream_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
-      USING ERRCODE = 'no_data_found';
-  END IF;
-  -- The lease key is the path exactly as upsert_cache_entry stores it (the C
-  -- parser, with Docker Hub's x -> library/x), so the AFTER INSERT trigger on
-  -- cache_entries finds and releases it. A bad path is 22023, as there.
-  SELECT p.relative_path INTO rel_path
-    FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
-  -- One statement: a concurrent caller waits on the uncommitted lease row,
-  -- then finds it taken. An expired lease is taken over in place.
-  INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
-  VALUES (claim_fetch.group_id, claim_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
-  ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
-     SET leased_until = EXCLUDED.leased_until
-   WHERE l.leased_until < pg_catalog.clock_timestamp()
-  RETURNING true INTO won;
-  IF won IS NULL THEN
-    RETURN false;
-  END IF;
-  -- A caller that missed just before another one stored the entry must not
-  -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry.
-  PERFORM FROM @extschema@.cache_entries c
-   WHERE c.group_id = claim_fetch.group_id AND c.upstream_id = claim_fetch.upstream_id
-     AND c.relative_path = rel_path AND c.status = 0 /* live */;
-  IF FOUND THEN
-    DELETE FROM @extschema@.fetch_leases l
-     WHERE l.group_id = claim_fetch.group_id AND l.upstream_id = claim_fetch.upstream_id
-       AND l.relative_path = rel_path;
-    RETURN false;
-  END IF;
-  RETURN true;
+  -- The same lease as begin_fetch (sql/install/70_service.sql), which holds
+  -- the one copy of the rule; the object key it returns is not needed here.
+  RETURN @extschema@.begin_fetch(group_id, upstream_id, path, NULL, lease) IS NOT NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.cache_entries_release_fetch_lease() RETURNS trigger
@@ -827,11 +792,22 @@ DECLARE
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
-  PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   SELECT u.url INTO v_url FROM @extschema@.upstreams u
    WHERE u.group_id = begin_fetch.group_id AND u.id = begin_fetch.upstream_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  -- The lease rule, for claim_fetch too (it calls this function). The lease
+  -- key is the path exactly as upsert_cache_entry stores it (the C parser,
+  -- with Docker Hub's x -> library/x), so the AFTER INSERT trigger on
+  -- cache_entries finds and releases it. A bad path is 22023, as there.
   SELECT p.relative_path INTO rel_path
     FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
+  -- One statement: a concurrent caller waits on the uncommitted lease row,
+  -- then finds it taken. An expired lease is taken over in place.
   INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
   VALUES (begin_fetch.group_id, begin_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
   ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
@@ -841,8 +817,10 @@ BEGIN
   IF won IS NULL THEN
     RETURN NULL;
   END IF;
-  -- Stored meanwhile (or, when replacing a stale entry, replaced meanwhile):
-  -- nothing to fetch; resolve again.
+  -- A caller that missed just before another one stored the entry must not
+  -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry
+  -- (when replacing a stale entry: for another one, stored meanwhile). Then
+  -- there is nothing to fetch; resolve again.
   PERFORM FROM @extschema@.cache_entries c
    WHERE c.group_id = begin_fetch.group_id AND c.upstream_id = begin_fetch.upstream_id
      AND c.relative_path = rel_path AND c.status = 0 /* live */
@@ -1058,7 +1036,7 @@ COMMENT ON INDEX @extschema@.download_buffer_entry_idx IS
 COMMENT ON FUNCTION @extschema@.mark_unused(bigint, integer, integer) IS
   'mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000) -> (entries bigint, bytes bigint). Cleanup policy: marks pending destruction at most batch of the group''s live entries not downloaded for keep_days days (buffered downloads count), least recently downloaded first, and returns how many entries and bytes; call it again until entries is 0. Errors: 22004 NULL argument; 22023 keep_days outside 1..365 or batch below 1.';
 COMMENT ON TABLE @extschema@.fetch_leases IS
-  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
+  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of begin_fetch or claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
 COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
   'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. After a miss, true to exactly one of many concurrent callers for the same upstream and path (normalised as upsert_cache_entry stores it), who fetches; false to the others and when a live entry exists, so a cold path is fetched once. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';
 COMMENT ON FUNCTION @extschema@.cache_entries_release_fetch_lease() IS
