@@ -1,4 +1,4 @@
--- The request path (DESIGN section 5, issue 2 item 4, issue 6 item 4):
+-- The request path (docs/design.md, "The request path"):
 -- resolve, upsert_cache_entry, mark_checked, record_download/flush_downloads
 -- and the path helpers. Every refused call leaves the tables unchanged.
 \set VERBOSITY terse
