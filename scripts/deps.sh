@@ -19,7 +19,9 @@
 #          pg_restore, pgrep, PL/Proxy; optional: clang with libFuzzer
 #   bench  demo-trace + pgbench; optional: pgcrypto, gnuplot
 #   soak   demo-trace + pgbench, pgrep
-#   e2e    demo + pg_basebackup and htpasswd
+#   e2e    demo + pg_basebackup and the end-to-end tools: htpasswd, and
+#          Debian's python3 with jwt and cryptography (the token server of
+#          the bearer-token checks)
 #   fuzz   clang with libFuzzer
 #   all    everything above
 set -uo pipefail
@@ -60,6 +62,8 @@ probe() {
     initdb|pg_ctl|postgres|psql|pgbench|pg_dump|pg_restore|pg_basebackup) [ -n "$pgc" ] && [ -x "$bindir/$1" ] ;;
     docker-registry|skopeo|htpasswd|curl) command -v "$1" ;;
     psycopg) /usr/bin/python3 -c 'import psycopg' ;;
+    python3-jwt) /usr/bin/python3 -c 'import jwt' ;;
+    python3-cryptography) /usr/bin/python3 -c 'import cryptography' ;;
     pg_regress) [ -n "$pgc" ] && [ -x "$pgxs/src/test/regress/pg_regress" ] ;;
     pg_isolation_regress) [ -n "$pgc" ] && [ -x "$pgxs/src/test/isolation/pg_isolation_regress" ] ;;
     plproxy|pgcrypto) [ -n "$pgc" ] && [ -r "$("$pgc" --sharedir)/extension/$1.control" ] ;;
@@ -86,6 +90,7 @@ package() {
     docker-registry|skopeo|curl) echo "$1" ;;
     htpasswd) echo apache2-utils ;;
     psycopg) echo python3-psycopg ;;
+    python3-jwt|python3-cryptography) echo "$1" ;;
     plproxy) echo "postgresql-$PG_MAJOR-plproxy" ;;
     runuser) echo util-linux ;;
     pgrep) echo procps ;;
@@ -99,6 +104,7 @@ why() {
   case $1 in
     libfuzzer) echo "the fuzz tests are skipped" ;;
     docker-registry|skopeo|htpasswd|curl|psycopg|pg_basebackup) echo "the end-to-end pulls and the demo's real pulls are skipped" ;;
+    python3-jwt|python3-cryptography) echo "the end-to-end bearer-token checks are skipped" ;;
     gnuplot) echo "make bench draws no plot" ;;
     pgcrypto) echo "make bench skips the pgcrypto comparison" ;;
   esac
@@ -111,13 +117,13 @@ case $target in
   build) required=$build ;;
   demo)  required="$build $server docker-registry skopeo curl psycopg" ;;
   demo-trace) required="$build $server" ;;
-  test)  required="$build $server pg_regress pg_isolation_regress pgbench pg_dump pg_restore pgrep plproxy"; optional="libfuzzer docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
-  e2e)   required="$build $server docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
+  test)  required="$build $server pg_regress pg_isolation_regress pgbench pg_dump pg_restore pgrep plproxy"; optional="libfuzzer docker-registry skopeo htpasswd curl psycopg python3-jwt python3-cryptography pg_basebackup" ;;
+  e2e)   required="$build $server docker-registry skopeo htpasswd curl psycopg python3-jwt python3-cryptography pg_basebackup" ;;
   bench) required="$build $server pgbench"; optional="pgcrypto gnuplot" ;;
   soak)  required="$build $server pgbench pgrep" ;;
   fuzz)  required="libfuzzer" ;;
   all)   required="$build $server pg_regress pg_isolation_regress pgbench pg_dump pg_restore pgrep plproxy"
-         optional="libfuzzer pgcrypto gnuplot docker-registry skopeo htpasswd curl psycopg pg_basebackup" ;;
+         optional="libfuzzer pgcrypto gnuplot docker-registry skopeo htpasswd curl psycopg python3-jwt python3-cryptography pg_basebackup" ;;
 esac
 
 check() {
@@ -143,6 +149,8 @@ label() {
       plproxy) out+=("PL/Proxy") ;;
       libfuzzer) out+=("clang with libFuzzer") ;;
       psycopg) out+=("psycopg for /usr/bin/python3") ;;
+      python3-jwt) out+=("jwt for /usr/bin/python3") ;;
+      python3-cryptography) out+=("cryptography for /usr/bin/python3") ;;
       *) out+=("$n") ;;
     esac
   done

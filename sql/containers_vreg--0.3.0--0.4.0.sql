@@ -339,7 +339,18 @@ BEGIN
     RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'group_id' ELSE 'entry_id' END
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  INSERT INTO @extschema@.download_buffer (group_id, entry_id, downloaded_at) VALUES ($1, $2, now());
+  -- One statement: one probe of the primary key (group_id, id) in the group's
+  -- partition, without a row lock, then the insert. An entry of any status
+  -- counts: one that left the live state after resolve returned it (a purge,
+  -- a cleanup pass, a url change) was served all the same.
+  INSERT INTO @extschema@.download_buffer (group_id, entry_id, downloaded_at)
+  SELECT $1, $2, now()
+   WHERE EXISTS (SELECT FROM @extschema@.cache_entries e WHERE e.group_id = $1 AND e.id = $2);
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'cache entry % of group % does not exist', $2, $1
+      USING ERRCODE = 'no_data_found',
+            HINT = 'Pass the entry_id that resolve or store_cache_entry returned for this group; an entry whose destruction has finished is gone: resolve the path again.';
+  END IF;
 END
 $$;
 
@@ -602,49 +613,14 @@ CREATE OR REPLACE FUNCTION @extschema@.claim_fetch(group_id bigint, upstream_id 
                                         lease interval DEFAULT '30 seconds')
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  v_url text;
-  rel_path text;
-  won boolean;
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
   PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
-  SELECT u.url INTO v_url FROM @extschema@.upstreams u
-   WHERE u.group_id = claim_fetch.group_id AND u.id = claim_fetch.upstream_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
-      USING ERRCODE = 'no_data_found';
-  END IF;
-  -- The lease key is the path exactly as upsert_cache_entry stores it (the C
-  -- parser, with Docker Hub's x -> library/x), so the AFTER INSERT trigger on
-  -- cache_entries finds and releases it. A bad path is 22023, as there.
-  SELECT p.relative_path INTO rel_path
-    FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
-  -- One statement: a concurrent caller waits on the uncommitted lease row,
-  -- then finds it taken. An expired lease is taken over in place.
-  INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
-  VALUES (claim_fetch.group_id, claim_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
-  ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
-     SET leased_until = EXCLUDED.leased_until
-   WHERE l.leased_until < pg_catalog.clock_timestamp()
-  RETURNING true INTO won;
-  IF won IS NULL THEN
-    RETURN false;
-  END IF;
-  -- A caller that missed just before another one stored the entry must not
-  -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry.
-  PERFORM FROM @extschema@.cache_entries c
-   WHERE c.group_id = claim_fetch.group_id AND c.upstream_id = claim_fetch.upstream_id
-     AND c.relative_path = rel_path AND c.status = 0 /* live */;
-  IF FOUND THEN
-    DELETE FROM @extschema@.fetch_leases l
-     WHERE l.group_id = claim_fetch.group_id AND l.upstream_id = claim_fetch.upstream_id
-       AND l.relative_path = rel_path;
-    RETURN false;
-  END IF;
-  RETURN true;
+  -- The same lease as begin_fetch (sql/install/70_service.sql), which holds
+  -- the one copy of the rule; the object key it returns is not needed here.
+  RETURN @extschema@.begin_fetch(group_id, upstream_id, path, NULL, lease) IS NOT NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.cache_entries_release_fetch_lease() RETURNS trigger
@@ -816,11 +792,22 @@ DECLARE
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
-  PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   SELECT u.url INTO v_url FROM @extschema@.upstreams u
    WHERE u.group_id = begin_fetch.group_id AND u.id = begin_fetch.upstream_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  -- The lease rule, for claim_fetch too (it calls this function). The lease
+  -- key is the path exactly as upsert_cache_entry stores it (the C parser,
+  -- with Docker Hub's x -> library/x), so the AFTER INSERT trigger on
+  -- cache_entries finds and releases it. A bad path is 22023, as there.
   SELECT p.relative_path INTO rel_path
     FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
+  -- One statement: a concurrent caller waits on the uncommitted lease row,
+  -- then finds it taken. An expired lease is taken over in place.
   INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
   VALUES (begin_fetch.group_id, begin_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
   ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
@@ -830,8 +817,10 @@ BEGIN
   IF won IS NULL THEN
     RETURN NULL;
   END IF;
-  -- Stored meanwhile (or, when replacing a stale entry, replaced meanwhile):
-  -- nothing to fetch; resolve again.
+  -- A caller that missed just before another one stored the entry must not
+  -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry
+  -- (when replacing a stale entry: for another one, stored meanwhile). Then
+  -- there is nothing to fetch; resolve again.
   PERFORM FROM @extschema@.cache_entries c
    WHERE c.group_id = begin_fetch.group_id AND c.upstream_id = begin_fetch.upstream_id
      AND c.relative_path = rel_path AND c.status = 0 /* live */
@@ -1003,7 +992,7 @@ COMMENT ON FUNCTION @extschema@.cache_entry_shard(bigint, integer) IS
 COMMENT ON FUNCTION @extschema@.is_docker_hub_url(text) IS
   'is_docker_hub_url(url text) -> boolean. True when the URL''s host is Docker Hub (registry-1.docker.io, docker.io or index.docker.io, any case, one trailing dot allowed): for such upstreams a one-component image name x is stored and looked up as library/x, so one image has one cache key. NULL in, NULL out; no errors.';
 COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
-  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ by the OCI distribution grammar (<name>/manifests/<tag or digest> or <name>/blobs/<digest>, printable ASCII, at most 1024 bytes) and returns its canonical relative_path (with library/ for a one-component Docker Hub name), its kind (tag_manifest, digest_manifest or blob) and its digest (NULL for a tag). Errors: 22023 naming the problem, as resolve, upsert_cache_entry and claim_fetch raise it; NULL in, NULL out.';
+  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ by the OCI distribution grammar (<name>/manifests/<tag or digest> or <name>/blobs/<digest>, printable ASCII, at most 1024 bytes) and returns its canonical relative_path (with library/ for a one-component Docker Hub name), its kind (tag_manifest, digest_manifest or blob) and its digest (NULL for a tag). The path is the part after /v2/: a name of two or more components whose first is v2 (/v2/library/alpine/manifests/latest, with or without the leading slash) is refused, with a hint to pass the part after /v2/, because taken as a name it would build a second cache of every image; a repository named v2/... is therefore not servable, while v2 elsewhere (library/v2, v2x/app) and the one-component name v2 are ordinary names. Errors: 22023 naming the problem, as resolve, upsert_cache_entry, claim_fetch, begin_fetch, release_fetch and store_cache_entry raise it; NULL in, NULL out. Rule: the OCI distribution grammar, and one cache key per image.';
 COMMENT ON FUNCTION @extschema@.etag_digest(text) IS
   'etag_digest(etag text) -> text. The sha256 or sha512 digest an upstream ETag names once a W/ prefix and double quotes are stripped (W/"sha256:..." gives sha256:...), or NULL when it names none, so a tag manifest gets a digest from its ETag. NULL in, NULL out; no errors.';
 COMMENT ON FUNCTION @extschema@.resolve(bigint, bigint, text) IS
@@ -1013,11 +1002,11 @@ COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint,
 COMMENT ON FUNCTION @extschema@.mark_checked(bigint, bigint) IS
   'mark_checked(group_id bigint, entry_id bigint) -> void. Records that the upstream revalidated a stale entry unchanged: sets its upstream_checked_at to now(). Errors: 22004 NULL argument; P0002 the entry is not a live entry of the group.';
 COMMENT ON TABLE @extschema@.download_buffer IS
-  'Downloads recorded by record_download and not yet added to cache_entries by flush_downloads. Insert-only; one index, (group_id, entry_id), for mark_unused (sql/install/60_lifecycle.sql); not dumped (derived state).';
+  'Downloads recorded by record_download (and store_cache_entry) and not yet added to cache_entries by flush_downloads. Insert-only; one index, (group_id, entry_id), for mark_unused (sql/install/60_lifecycle.sql); not dumped (derived state).';
 COMMENT ON FUNCTION @extschema@.record_download(bigint, bigint) IS
-  'record_download(group_id bigint, entry_id bigint) -> void. Records one download of a cache entry with a single insert into download_buffer (no row lock, no session state, durable once committed); flush_downloads adds it to the entry later, dropping downloads of entries that do not exist. Errors: 22004 NULL argument.';
+  'record_download(group_id bigint, entry_id bigint) -> void. Records one download of a cache entry of the group: one probe of the primary key (group_id, id) without a row lock, then one insert into download_buffer (no session state, durable once committed); flush_downloads adds it to the entry later. An entry of any status counts, live or on its way to destruction: it may leave the live state between resolve and this call, and the client was served all the same, so a registry service never sees an error for a correct pull. Errors: 22004 NULL argument; P0002 no entry of that id in the group (a wrong id, another group''s entry, or an entry whose destruction finished). Rule: a download of an entry the group does not have is the caller''s mistake, reported at once rather than dropped unseen by the next flush.';
 COMMENT ON FUNCTION @extschema@.flush_downloads() IS
-  'flush_downloads() -> bigint. Moves every buffered download into cache_entries (downloads_count + n, downloaded_at the latest download) and returns how many entries it updated; concurrent flushers count each download exactly once, so a popular blob never becomes a hot row. No errors of its own.';
+  'flush_downloads() -> bigint. Moves every buffered download into cache_entries (downloads_count + n, downloaded_at the latest download) and returns how many entries it updated; concurrent flushers count each download exactly once, so a popular blob never becomes a hot row. Downloads of an entry deleted since they were recorded (its destruction finished) are dropped. No errors of its own.';
 COMMENT ON FUNCTION @extschema@.lifecycle_check_not_null(anyelement, text) IS
   'lifecycle_check_not_null(value anyelement, argname text) -> void. Internal: raises 22004 "<argname> must not be NULL" when value is NULL.';
 COMMENT ON FUNCTION @extschema@.lifecycle_check_lease(interval) IS
@@ -1047,7 +1036,7 @@ COMMENT ON INDEX @extschema@.download_buffer_entry_idx IS
 COMMENT ON FUNCTION @extschema@.mark_unused(bigint, integer, integer) IS
   'mark_unused(group_id bigint, keep_days integer, batch integer DEFAULT 1000) -> (entries bigint, bytes bigint). Cleanup policy: marks pending destruction at most batch of the group''s live entries not downloaded for keep_days days (buffered downloads count), least recently downloaded first, and returns how many entries and bytes; call it again until entries is 0. Errors: 22004 NULL argument; 22023 keep_days outside 1..365 or batch below 1.';
 COMMENT ON TABLE @extschema@.fetch_leases IS
-  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
+  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of begin_fetch or claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
 COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
   'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. After a miss, true to exactly one of many concurrent callers for the same upstream and path (normalised as upsert_cache_entry stores it), who fetches; false to the others and when a live entry exists, so a cold path is fetched once. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';
 COMMENT ON FUNCTION @extschema@.cache_entries_release_fetch_lease() IS

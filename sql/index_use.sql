@@ -98,6 +98,11 @@ SELECT pg_temp.plan(format($q$
   :g, :g * 10 + 3, :'blob'));
 -- mark_checked, mark_for_destruction, end_destruction: the primary key
 SELECT pg_temp.plan(format('UPDATE containers_vreg.cache_entries e SET upstream_checked_at = now() WHERE e.group_id = %s AND e.id = 5 AND e.status = 0', :g));
+-- record_download: one probe of the primary key, no row lock
+SELECT pg_temp.plan(format($q$
+  INSERT INTO containers_vreg.download_buffer (group_id, entry_id, downloaded_at)
+  SELECT %1$s, 5, now()
+   WHERE EXISTS (SELECT FROM containers_vreg.cache_entries e WHERE e.group_id = %1$s AND e.id = 5)$q$, :g));
 -- purge_upstream and the delete of an upstream: the group's live entries,
 -- filtered by upstream (no index leads with upstream_id any more; these are
 -- rare bulk statements that then update every row they find)

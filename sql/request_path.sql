@@ -1,4 +1,4 @@
--- The request path (README "The request path", docs/design.md):
+-- The request path (docs/design.md, "The request path"):
 -- resolve, upsert_cache_entry, mark_checked, record_download/flush_downloads
 -- and the path helpers. Every refused call leaves the tables unchanged.
 \set VERBOSITY terse
@@ -265,10 +265,25 @@ BEGIN;
 SELECT containers_vreg.record_download(1, :blob_a) FROM generate_series(1, 2);
 SELECT now() AS last_download \gset
 COMMIT;
-SELECT containers_vreg.record_download(1, -1);               -- unknown entry: dropped at flush
-SELECT containers_vreg.record_download(2, :hub_tag);         -- another group's id: dropped at flush
+-- an entry that is not the group's is P0002, and nothing is buffered
+SELECT count(*) AS buffered FROM containers_vreg.download_buffer;
+SELECT vreg_test.err($$SELECT containers_vreg.record_download(1, -1)$$);                     -- unknown entry
+SELECT vreg_test.err(format('SELECT containers_vreg.record_download(2, %s)', :hub_tag));      -- another group's entry
+SELECT vreg_test.err(format('SELECT containers_vreg.record_download(1, %s)', :hub_tag + 1000000));
+SELECT count(*) AS buffered FROM containers_vreg.download_buffer;
+-- an entry pending destruction still counts: it left the live state after
+-- resolve returned it, and the client was served all the same
+SELECT status AS k_old_status FROM containers_vreg.cache_entries WHERE id = :k_old;
+SELECT containers_vreg.record_download(1, :k_old);
+-- an entry deleted after its download was recorded (its destruction
+-- finished): the flush drops that download; a new one is P0002
+SELECT pg_temp.up(21, 'gone/manifests/t') AS gone \gset
+SELECT containers_vreg.record_download(1, :gone);
+DELETE FROM containers_vreg.cache_entries WHERE id = :gone;
+SELECT vreg_test.err(format('SELECT containers_vreg.record_download(1, %s)', :gone));
 SELECT count(*) AS buffered FROM containers_vreg.download_buffer;
 SELECT containers_vreg.flush_downloads() AS entries_updated;
+SELECT downloads_count AS k_old_downloads FROM containers_vreg.cache_entries WHERE id = :k_old;
 SELECT id = :hub_tag AS hub, downloads_count, downloaded_at > '2000-01-01' AS moved
   FROM containers_vreg.cache_entries WHERE id IN (:hub_tag, :blob_a) ORDER BY id = :hub_tag;
 SELECT downloaded_at = :'last_download' AS latest_download FROM containers_vreg.cache_entries WHERE id = :blob_a;

@@ -31,6 +31,9 @@ _Static_assert(VREG_OCI_MAX_TAG == 128, "the tag reason says 128 characters");
 static const char *const path_shape =
 "the path must be <name>/manifests/<reference> or <name>/blobs/<digest>";
 
+const char	vreg_oci_v2_prefix_problem[] =
+"the repository name starts with v2/, the version prefix of the registry API's URLs";
+
 /* Find the last occurrence of c in s[0..len), or NULL. */
 static const char *
 last_char(const char *s, size_t len, char c)
@@ -209,6 +212,9 @@ vreg_oci_parse_path(const char *path, size_t len, VregOciPath *out)
 	if (problem)
 		return problem;
 	out->one_component = memchr(out->name, '/', out->name_len) == NULL;
+	/* "/v2/<name>/..." passed whole: refused rather than cached as another name */
+	if (!out->one_component && memcmp(out->name, "v2/", 3) == 0)
+		return vreg_oci_v2_prefix_problem;
 
 	if (out->reference_len == 0)
 		return "the reference is empty";

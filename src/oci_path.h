@@ -13,6 +13,12 @@
  *	 digest    = "sha256:" 64 lowercase hex | "sha512:" 128 lowercase hex
  * The path is split at its last two '/'-separated components, so a name may
  * itself contain a component called "manifests" or "blobs".
+ *
+ * A name of two or more components whose first component is "v2" is refused
+ * (vreg_oci_v2_prefix_problem): such a path is what a client asked for with
+ * the API's "/v2/" still in front, and taking it as a name would build a
+ * second cache of every image. A one-component name "v2" cannot arise that
+ * way and is accepted.
  */
 #ifndef OCI_PATH_H
 #define OCI_PATH_H
@@ -62,6 +68,12 @@ typedef struct VregOciPath
  * problem (never containing any part of the input).
  */
 extern const char *vreg_oci_parse_path(const char *path, size_t len, VregOciPath *out);
+
+/*
+ * The problem vreg_oci_parse_path() returns for a name that starts with "v2/",
+ * so that a caller can add a hint saying what to pass instead.
+ */
+extern const char vreg_oci_v2_prefix_problem[];
 
 /* NULL when s (len bytes) is a supported digest, else the problem. */
 extern const char *vreg_oci_digest_problem(const char *s, size_t len);

@@ -128,6 +128,11 @@ vreg_parse_request_path_or_error(const char *path, size_t len, VregOciPath *out)
 {
 	const char *problem = vreg_oci_parse_path(path, len, out);
 
+	if (problem == vreg_oci_v2_prefix_problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid request path: %s", problem),
+				 errhint("Pass the part of the request path after /v2/ (for GET /v2/library/alpine/manifests/latest pass library/alpine/manifests/latest); a repository whose name starts with v2/ cannot be cached.")));
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

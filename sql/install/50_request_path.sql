@@ -23,7 +23,7 @@ CREATE FUNCTION @extschema@.parse_request_path(path text, docker_hub boolean DEF
   AS 'MODULE_PATHNAME', 'containers_vreg_parse_request_path'
   LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS
-  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ by the OCI distribution grammar (<name>/manifests/<tag or digest> or <name>/blobs/<digest>, printable ASCII, at most 1024 bytes) and returns its canonical relative_path (with library/ for a one-component Docker Hub name), its kind (tag_manifest, digest_manifest or blob) and its digest (NULL for a tag). Errors: 22023 naming the problem, as resolve, upsert_cache_entry and claim_fetch raise it; NULL in, NULL out.';
+  'parse_request_path(path text, docker_hub boolean DEFAULT false) -> (relative_path text, kind text, digest text). Validates a request path under /v2/ by the OCI distribution grammar (<name>/manifests/<tag or digest> or <name>/blobs/<digest>, printable ASCII, at most 1024 bytes) and returns its canonical relative_path (with library/ for a one-component Docker Hub name), its kind (tag_manifest, digest_manifest or blob) and its digest (NULL for a tag). The path is the part after /v2/: a name of two or more components whose first is v2 (/v2/library/alpine/manifests/latest, with or without the leading slash) is refused, with a hint to pass the part after /v2/, because taken as a name it would build a second cache of every image; a repository named v2/... is therefore not servable, while v2 elsewhere (library/v2, v2x/app) and the one-component name v2 are ordinary names. Errors: 22023 naming the problem, as resolve, upsert_cache_entry, claim_fetch, begin_fetch, release_fetch and store_cache_entry raise it; NULL in, NULL out. Rule: the OCI distribution grammar, and one cache key per image.';
 
 CREATE FUNCTION @extschema@.etag_digest(etag text) RETURNS text
   AS 'MODULE_PATHNAME', 'containers_vreg_etag_digest'
@@ -212,7 +212,7 @@ CREATE TABLE @extschema@.download_buffer (
   downloaded_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE @extschema@.download_buffer IS
-  'Downloads recorded by record_download and not yet added to cache_entries by flush_downloads. Insert-only; one index, (group_id, entry_id), for mark_unused (sql/install/60_lifecycle.sql); not dumped (derived state).';
+  'Downloads recorded by record_download (and store_cache_entry) and not yet added to cache_entries by flush_downloads. Insert-only; one index, (group_id, entry_id), for mark_unused (sql/install/60_lifecycle.sql); not dumped (derived state).';
 
 CREATE FUNCTION @extschema@.record_download(group_id bigint, entry_id bigint) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -223,11 +223,22 @@ BEGIN
     RAISE EXCEPTION '% must not be NULL', CASE WHEN $1 IS NULL THEN 'group_id' ELSE 'entry_id' END
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  INSERT INTO @extschema@.download_buffer (group_id, entry_id, downloaded_at) VALUES ($1, $2, now());
+  -- One statement: one probe of the primary key (group_id, id) in the group's
+  -- partition, without a row lock, then the insert. An entry of any status
+  -- counts: one that left the live state after resolve returned it (a purge,
+  -- a cleanup pass, a url change) was served all the same.
+  INSERT INTO @extschema@.download_buffer (group_id, entry_id, downloaded_at)
+  SELECT $1, $2, now()
+   WHERE EXISTS (SELECT FROM @extschema@.cache_entries e WHERE e.group_id = $1 AND e.id = $2);
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'cache entry % of group % does not exist', $2, $1
+      USING ERRCODE = 'no_data_found',
+            HINT = 'Pass the entry_id that resolve or store_cache_entry returned for this group; an entry whose destruction has finished is gone: resolve the path again.';
+  END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.record_download(bigint, bigint) IS
-  'record_download(group_id bigint, entry_id bigint) -> void. Records one download of a cache entry with a single insert into download_buffer (no row lock, no session state, durable once committed); flush_downloads adds it to the entry later, dropping downloads of entries that do not exist. Errors: 22004 NULL argument.';
+  'record_download(group_id bigint, entry_id bigint) -> void. Records one download of a cache entry of the group: one probe of the primary key (group_id, id) without a row lock, then one insert into download_buffer (no session state, durable once committed); flush_downloads adds it to the entry later. An entry of any status counts, live or on its way to destruction: it may leave the live state between resolve and this call, and the client was served all the same, so a registry service never sees an error for a correct pull. Errors: 22004 NULL argument; P0002 no entry of that id in the group (a wrong id, another group''s entry, or an entry whose destruction finished). Rule: a download of an entry the group does not have is the caller''s mistake, reported at once rather than dropped unseen by the next flush.';
 REVOKE ALL ON FUNCTION @extschema@.record_download(bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.flush_downloads() RETURNS bigint
@@ -259,5 +270,5 @@ AS $$
   SELECT count(*) FROM updated
 $$;
 COMMENT ON FUNCTION @extschema@.flush_downloads() IS
-  'flush_downloads() -> bigint. Moves every buffered download into cache_entries (downloads_count + n, downloaded_at the latest download) and returns how many entries it updated; concurrent flushers count each download exactly once, so a popular blob never becomes a hot row. No errors of its own.';
+  'flush_downloads() -> bigint. Moves every buffered download into cache_entries (downloads_count + n, downloaded_at the latest download) and returns how many entries it updated; concurrent flushers count each download exactly once, so a popular blob never becomes a hot row. Downloads of an entry deleted since they were recorded (its destruction finished) are dropped. No errors of its own.';
 REVOKE ALL ON FUNCTION @extschema@.flush_downloads() FROM PUBLIC;

@@ -318,55 +318,20 @@ CREATE TABLE @extschema@.fetch_leases (
     CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/')
 );
 COMMENT ON TABLE @extschema@.fetch_leases IS
-  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
+  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of begin_fetch or claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
 
 CREATE FUNCTION @extschema@.claim_fetch(group_id bigint, upstream_id bigint, path text,
                                         lease interval DEFAULT '30 seconds')
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  v_url text;
-  rel_path text;
-  won boolean;
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
   PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
-  SELECT u.url INTO v_url FROM @extschema@.upstreams u
-   WHERE u.group_id = claim_fetch.group_id AND u.id = claim_fetch.upstream_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
-      USING ERRCODE = 'no_data_found';
-  END IF;
-  -- The lease key is the path exactly as upsert_cache_entry stores it (the C
-  -- parser, with Docker Hub's x -> library/x), so the AFTER INSERT trigger on
-  -- cache_entries finds and releases it. A bad path is 22023, as there.
-  SELECT p.relative_path INTO rel_path
-    FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
-  -- One statement: a concurrent caller waits on the uncommitted lease row,
-  -- then finds it taken. An expired lease is taken over in place.
-  INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
-  VALUES (claim_fetch.group_id, claim_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
-  ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
-     SET leased_until = EXCLUDED.leased_until
-   WHERE l.leased_until < pg_catalog.clock_timestamp()
-  RETURNING true INTO won;
-  IF won IS NULL THEN
-    RETURN false;
-  END IF;
-  -- A caller that missed just before another one stored the entry must not
-  -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry.
-  PERFORM FROM @extschema@.cache_entries c
-   WHERE c.group_id = claim_fetch.group_id AND c.upstream_id = claim_fetch.upstream_id
-     AND c.relative_path = rel_path AND c.status = 0 /* live */;
-  IF FOUND THEN
-    DELETE FROM @extschema@.fetch_leases l
-     WHERE l.group_id = claim_fetch.group_id AND l.upstream_id = claim_fetch.upstream_id
-       AND l.relative_path = rel_path;
-    RETURN false;
-  END IF;
-  RETURN true;
+  -- The same lease as begin_fetch (sql/install/70_service.sql), which holds
+  -- the one copy of the rule; the object key it returns is not needed here.
+  RETURN @extschema@.begin_fetch(group_id, upstream_id, path, NULL, lease) IS NOT NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
   'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. After a miss, true to exactly one of many concurrent callers for the same upstream and path (normalised as upsert_cache_entry stores it), who fetches; false to the others and when a live entry exists, so a cold path is fetched once. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';

@@ -22,11 +22,22 @@ DECLARE
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
-  PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   SELECT u.url INTO v_url FROM @extschema@.upstreams u
    WHERE u.group_id = begin_fetch.group_id AND u.id = begin_fetch.upstream_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  -- The lease rule, for claim_fetch too (it calls this function). The lease
+  -- key is the path exactly as upsert_cache_entry stores it (the C parser,
+  -- with Docker Hub's x -> library/x), so the AFTER INSERT trigger on
+  -- cache_entries finds and releases it. A bad path is 22023, as there.
   SELECT p.relative_path INTO rel_path
     FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
+  -- One statement: a concurrent caller waits on the uncommitted lease row,
+  -- then finds it taken. An expired lease is taken over in place.
   INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
   VALUES (begin_fetch.group_id, begin_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
   ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
@@ -36,8 +47,10 @@ BEGIN
   IF won IS NULL THEN
     RETURN NULL;
   END IF;
-  -- Stored meanwhile (or, when replacing a stale entry, replaced meanwhile):
-  -- nothing to fetch; resolve again.
+  -- A caller that missed just before another one stored the entry must not
+  -- fetch again: with a fresh snapshot (READ COMMITTED), look for the entry
+  -- (when replacing a stale entry: for another one, stored meanwhile). Then
+  -- there is nothing to fetch; resolve again.
   PERFORM FROM @extschema@.cache_entries c
    WHERE c.group_id = begin_fetch.group_id AND c.upstream_id = begin_fetch.upstream_id
      AND c.relative_path = rel_path AND c.status = 0 /* live */

@@ -4,6 +4,9 @@
 # timeout; everything started here is stopped by e2e_stop_all (by pid).
 #
 #   e2e_registry_start NAME PORT [USER:PASSWORD]   htpasswd basic auth when given
+#   e2e_registry_start NAME PORT token=PORT        bearer token auth by the token server
+#   e2e_token_server_start PORT USER:PASSWORD [EXPIRES_IN]
+#                                                  test/e2e/token-server; $E2E/token/cert.pem
 #   e2e_registry_requests NAME [REGEX]             lines in its access log
 #   e2e_push NAME TAG REPO:TAG [skopeo options]    from the OCI layout $E2E/oci
 #   e2e_service_start [extra options]              the service on $E2E_SERVICE_PORT
@@ -25,7 +28,10 @@ e2e_wait_http() {  # URL SECONDS: until it answers at all
 e2e_registry_start() {
   local name=$1 port=$2 cred=${3:-} dir="$E2E/$1" auth=""
   mkdir -p "$dir/data"
-  if [ -n "$cred" ]; then
+  if [ "${cred#token=}" != "$cred" ]; then
+    auth=$(printf 'auth:\n  token:\n    realm: http://127.0.0.1:%s/token\n    service: e2e-%s\n    issuer: e2e-token-server\n    rootcertbundle: %s\n' \
+      "${cred#token=}" "$name" "$E2E/token/cert.pem")
+  elif [ -n "$cred" ]; then
     htpasswd -Bbc "$dir/htpasswd" "${cred%%:*}" "${cred#*:}" >/dev/null 2>&1 || return 1
     auth=$(printf 'auth:\n  htpasswd:\n    realm: %s\n    path: %s\n' "$name" "$dir/htpasswd")
   fi
@@ -53,6 +59,25 @@ YML
   echo $! > "$dir/pid"
   E2E_PIDS+=($!)
   e2e_wait_http "http://127.0.0.1:$port/v2/" 30
+}
+
+e2e_token_server_start() {  # PORT USER:PASSWORD [EXPIRES_IN]: writes $E2E/token/cert.pem before it listens
+  local dir="$E2E/token"
+  mkdir -p "$dir"
+  "$E2E_HERE/token-server" --listen "127.0.0.1:$1" --dir "$dir" --user "$2" --issuer e2e-token-server \
+    --expires-in "${3:-300}" >>"$dir/server.log" 2>&1 &
+  E2E_PIDS+=($!)
+  e2e_wait_http "http://127.0.0.1:$1/" 30 && [ -s "$dir/cert.pem" ]
+}
+
+e2e_token_mark() { [ -f "$E2E/token/requests.log" ] && wc -l < "$E2E/token/requests.log" || echo 0; }
+e2e_token_requests_since() {  # MARK [AGENT]: "status user account scopes service", one line per token request
+  tail -n +"$(($1 + 1))" "$E2E/token/requests.log" 2>/dev/null | "$PY" -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    if len(sys.argv) < 2 or e["agent"] == sys.argv[1]:
+        print(e["status"], e["user"], e["account"], ",".join(e["scope"]), e["service"])' ${2:+"$2"}
 }
 
 e2e_registry_stop() {  # NAME: stop (the upstream is "down")

@@ -13,6 +13,7 @@
  *	   components, a non-empty reference, a 1..128 character tag or a digest of
  *	   the right length for its algorithm (sha256: 64, sha512: 128 lowercase
  *	   hex digits), and a blob is always addressed by digest;
+ *	 - an accepted name never starts with "v2/" (the API prefix passed along);
  *	 - normalizing is idempotent: the relative path (with and without the
  *	   Docker Hub "library/" prefix) parses again, to the same kind and the
  *	   same relative path, and fits VREG_OCI_RELPATH_BUFSIZE; the only path
@@ -127,6 +128,7 @@ fuzz_path(const char *in, size_t len)
 			CHECK(IS_LOWER_ALNUM(p.name[i - 1]) && IS_LOWER_ALNUM(p.name[i + 1]));
 	}
 	CHECK(p.one_component == (memchr(p.name, '/', p.name_len) == NULL));
+	CHECK(p.one_component || memcmp(p.name, "v2/", 3) != 0);
 
 	/* reference */
 	CHECK(p.reference_len >= 1);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: real pulls through the reference registry service
 # (test/e2e/registry-service) in front of real upstream registries (Debian's
-# docker-registry on loopback: one anonymous, one with htpasswd basic auth),
+# docker-registry on loopback: one anonymous, one with htpasswd basic auth,
+# one with bearer token auth by test/e2e/token-server),
 # with images built offline (test/e2e/make-images) and pushed and pulled with
 # skopeo. Every check asserts exact values (digests, bytes, request counts in
 # the upstreams' access logs). Own PostgreSQL cluster (and a streaming
@@ -77,6 +78,22 @@ C2=(--dest-creds alice:s3cret)
   e2e_push "$P2" only2 e2e/only2:latest "${C2[@]}" && e2e_push "$P2" retag-v1 e2e/retag0:latest "${C2[@]}" &&
   e2e_push "$P3" only3 e2e/only2:latest; } || { not_ok "images pushed with skopeo"; exit 1; }
 ok "images built offline and pushed with skopeo to three loopback registries ($((SECONDS - start)) s)"
+
+# a fourth registry with bearer token auth: the token server issues RS256
+# tokens (x5c: its self-signed certificate, the registry's rootcertbundle);
+# tokens live 15 s, so the service's reuse and renewal are both seen
+TOKEN=yes
+/usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || TOKEN=
+if [ -n "$TOKEN" ]; then
+  P4=$(e2e_free_port); PT=$(e2e_free_port)
+  C4=(--dest-creds bob:t0ken)
+  { e2e_token_server_start "$PT" bob:t0ken 15 && e2e_registry_start up4 "$P4" "token=$PT"; } \
+    || { not_ok "the token server and the token-auth registry start" "$(tail -5 "$E2E/token/server.log" "$E2E/up4/access.log")"; exit 1; }
+  { e2e_push "$P4" base-a e2e/tok:latest "${C4[@]}" && e2e_push "$P4" base-b e2e/tok:other "${C4[@]}" &&
+    e2e_push "$P4" docker e2e/tok:third --format v2s2 "${C4[@]}" && e2e_push "$P4" only2 e2e/tokwrong:latest "${C4[@]}"; } \
+    || { not_ok "images pushed with skopeo to the token-auth registry"; exit 1; }
+  ok "token server and a registry with bearer token auth; images pushed through a token"
+fi
 
 sql "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (42, 1, 'e2e');
      INSERT INTO containers_vreg.upstreams (group_id, id, url, name, cache_validity_hours, credentials) VALUES
@@ -251,6 +268,65 @@ check "a url change clears the credentials and takes all $live12 live entries of
 out=$(pull e2e/only2:latest "$E2E/pull/only3"); direct "$P3" e2e/only2:latest "$E2E/direct/only3" >/dev/null
 check "the next pull of e2e/only2 comes from the new host, not from the old host's cache" \
   "$(same_dirs "$E2E/pull/only3" "$E2E/direct/only3")$(same_dirs "$E2E/pull/only3" "$E2E/direct/only2" | head -1 | cut -c1-6)$out" "samediffer"
+
+# -- bearer token auth ------------------------------------------------------------
+if [ -z "$TOKEN" ]; then
+  ok "bearer token auth # SKIP python3-jwt or python3-cryptography is not installed (make deps)"
+else
+  sql "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (42, 2, 'e2e-token');
+       INSERT INTO containers_vreg.upstreams (group_id, id, url, name, cache_validity_hours, credentials) VALUES
+         (42, 13, 'http://127.0.0.1:$P4', 'token', 24, '{\"username\": \"bob\", \"password\": \"t0ken\"}');
+       SELECT containers_vreg.attach_upstream(42, 2, 13);" >/dev/null \
+    || not_ok "group 42: registry 2 with the token-auth upstream"
+  VR2="virtual_registries/container/42/2"
+  AGENT=containers_vreg-registry-service
+  pull2() {  # IMAGE DIR: through the service, registry 2
+    rm -rf "$2"; timeout 120 skopeo copy -q --src-tls-verify=false "docker://$SVC/$VR2/$1" "dir:$2" 2>&1
+  }
+  # the statuses of the service's requests to up4 after MARK, one a line
+  statuses4() { tail -n +"$(($1 + 1))" "$E2E/up4/access.log" | grep -F "\"$AGENT\"" | grep -E '"(GET|HEAD) /v2/' | awk '{print $9}'; }
+  T0=$(e2e_token_mark); M4=$(e2e_mark up4)
+  out=$(pull2 e2e/tok:latest "$E2E/pull/tok"); issued_by=$SECONDS
+  out2=$(pull2 e2e/tok:other "$E2E/pull/tok-other")
+  direct "$P4" e2e/tok:latest "$E2E/direct/tok" --src-creds bob:t0ken >/dev/null
+  direct "$P4" e2e/tok:other "$E2E/direct/tok-other" --src-creds bob:t0ken >/dev/null
+  check "token auth: a cold pull of e2e/tok through the service equals a direct copy (digests and bytes)" \
+    "$(same_dirs "$E2E/pull/tok" "$E2E/direct/tok")$out" same
+  check "token auth: a second tag of the same repository, pulled within the token's lifetime, equals a direct copy" \
+    "$(same_dirs "$E2E/pull/tok-other" "$E2E/direct/tok-other")$out2" same
+  check "the token server saw exactly one token request from the service for both pulls: status, user, account, scope, service" \
+    "$(e2e_token_requests_since "$T0" "$AGENT")" "200 bob bob repository:e2e/tok:pull e2e-up4"
+  s4=$(statuses4 "$M4")
+  check "the registry challenged the service once (its first request: 401), then took the token: every other request 200" \
+    "$(head -1 <<<"$s4") $(grep -c '^401$' <<<"$s4") $(grep -vcE '^(200|401)$' <<<"$s4")" "401 1 0"
+  check "the token entries are upstream 13's" \
+    "$(sql "SELECT string_agg(DISTINCT upstream_id::text, ',') FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path LIKE '/e2e/tok/%'")" 13
+  W4=$(e2e_mark up4); WT=$(e2e_token_mark)
+  out=$(pull2 e2e/tok:latest "$E2E/pull/tok-warm")
+  check "token auth: a warm pull equals the direct copy and makes 0 requests to the registry and 0 to the token server" \
+    "$(same_dirs "$E2E/pull/tok-warm" "$E2E/direct/tok")$out $(e2e_requests_since up4 "$W4") $(e2e_token_requests_since "$WT" | wc -l)" "same 0 0"
+  # the token (expires_in 15) is not sent in its last tenth: past 13.5 s a new one is fetched
+  while [ $SECONDS -le $((issued_by + 15)) ]; do sleep 0.5; done
+  T1=$(e2e_token_mark); M4=$(e2e_mark up4)
+  out=$(pull2 e2e/tok:third "$E2E/pull/tok-third"); direct "$P4" e2e/tok:third "$E2E/direct/tok-third" --src-creds bob:t0ken >/dev/null
+  s4=$(statuses4 "$M4")
+  check "after the token's lifetime: the next cold pull gets one new token (one 401, one token request) and equals a direct copy" \
+    "$(same_dirs "$E2E/pull/tok-third" "$E2E/direct/tok-third")$out $(grep -c '^401$' <<<"$s4") $(e2e_token_requests_since "$T1" "$AGENT")" \
+    "same 1 200 bob bob repository:e2e/tok:pull e2e-up4"
+  # a wrong password: the token server's 401 becomes the service's clear error
+  sql "UPDATE containers_vreg.upstreams SET credentials = '{\"username\": \"bob\", \"password\": \"wrong\"}' WHERE group_id = 42 AND id = 13"
+  T2=$(e2e_token_mark)
+  body=$(curl -s -w ' %{http_code}' "http://$SVC/v2/$VR2/e2e/tokwrong/manifests/latest")
+  check "token auth, wrong password: the client gets 502 UNAUTHORIZED naming the token service's 401" \
+    "$(sed -E 's/.*"code": "([A-Z]+)", "message": "([^"]*)".* ([0-9]+)$/\3 \1 \2/' <<<"$body")" \
+    "502 UNAUTHORIZED the upstream's token service refused the stored credentials (401); check the upstream's username and password"
+  check "  the token server refused the service's request for that scope (account bob, no user authenticated)" \
+    "$(e2e_token_requests_since "$T2" "$AGENT")" "401 None bob repository:e2e/tokwrong:pull e2e-up4"
+  out=$(pull2 e2e/tokwrong:latest "$E2E/pull/tokwrong"); rc=$?
+  check "  skopeo fails, and nothing is cached (no entry, no lease, no temporary file)" \
+    "$([ $rc -ne 0 ] && echo failed) $(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path LIKE '/e2e/tokwrong/%'") $(sql "SELECT count(*) FROM containers_vreg.fetch_leases WHERE group_id = 42 AND upstream_id = 13") $(ls -A "$E2E/objects/.tmp" | wc -l)" \
+    "failed 0 0 0"
+fi
 
 # -- kill -9 mid-pull, delete an upstream, the worker: storage == live entries ---
 objects_vs_entries() {
