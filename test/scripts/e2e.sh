@@ -279,6 +279,52 @@ sql "DELETE FROM containers_vreg.upstreams WHERE group_id = 42 AND id = 12" >/de
 wait_worker
 check "after deleting an upstream and a worker pass: the object directory and the live entries match exactly" "$(objects_vs_entries | cut -c1-5)" match
 
+# -- the sweep: objects that no entry names (a kill between rename and store) --
+check "the running worker's sweeps (orphan age 1 hour) deleted nothing so far" \
+  "$(grep -c '^sweep: deleted' "$E2E/service.log")" 0
+out=$(pull e2e/docker:latest "$E2E/pull/sweep-docker")
+e2e_service_stop
+sql "SELECT containers_vreg.mark_for_destruction(42, (SELECT min(id) FROM containers_vreg.cache_entries WHERE group_id = 42 AND status = 0))" >/dev/null
+# every object is 2 hours old; then the state a kill between the rename and
+# store_cache_entry leaves: a file under a fresh key of the group, once old
+# and once just written; and an old file outside any group's key layout
+find "$E2E/objects" -path "$E2E/objects/.tmp" -prune -o -type f -exec touch -d '2 hours ago' {} +
+old_orphan="groups/42/upstreams/11/$(cat /proc/sys/kernel/random/uuid)"
+young_orphan="groups/42/upstreams/11/$(cat /proc/sys/kernel/random/uuid)"
+printf 'left by a kill' > "$E2E/objects/$old_orphan"; touch -d '2 hours ago' "$E2E/objects/$old_orphan"
+printf 'in flight' > "$E2E/objects/$young_orphan"
+printf 'not an object' > "$E2E/objects/notes.txt"; touch -d '2 hours ago' "$E2E/objects/notes.txt"
+entries_present() {  # every live and pending entry of group 42 has its file: "<live> <pending> <missing>"
+  local k missing=0
+  for k in $(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42"); do
+    [ -f "$E2E/objects/$k" ] || missing=$((missing + 1))
+  done
+  echo "$(sql "SELECT count(*) FILTER (WHERE status = 0), count(*) FILTER (WHERE status <> 0) FROM containers_vreg.cache_entries WHERE group_id = 42" | tr '|' ' ') $missing"
+}
+before=$(entries_present)
+sweep=$("$E2E_HERE/registry-service" --db "$(conn e2e_request)" --worker-db "$(conn e2e_worker)" \
+  --objects "$E2E/objects" --orphan-age 60 --sweep-once 2>>"$E2E/service.log")
+after=$(entries_present)
+check "a sweep (orphan age 60 s) after a pull of e2e/docker and one entry marked pending: it deleted 1 object" "$sweep$out" 1
+check "  the old object no entry names is deleted, the young one kept, the file outside the key layout kept" \
+  "$([ -e "$E2E/objects/$old_orphan" ] && echo present || echo deleted) $([ -e "$E2E/objects/$young_orphan" ] && echo present || echo deleted) $([ -e "$E2E/objects/notes.txt" ] && echo present || echo deleted)" \
+  "deleted present present"
+live=${before%% *}
+check "  every live and pending entry's file is kept ($live live, 1 pending, 0 missing)" \
+  "$before|$after|$([ "$live" -gt 1 ] && echo several)" "$live 1 0|$live 1 0|several"
+check "  the sweep logged the deletion" "$(grep -c "^sweep: deleted $old_orphan " "$E2E/service.log")" 1
+rm -f "$E2E/objects/notes.txt"
+sweep=$("$E2E_HERE/registry-service" --db "$(conn e2e_request)" --worker-db "$(conn e2e_worker)" \
+  --objects "$E2E/objects" --orphan-age 0 --sweep-once 2>>"$E2E/service.log")
+files=$(cd "$E2E/objects" && find . -path ./.tmp -prune -o -type f -print | sed 's|^\./||' | sort)
+entries=$(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42 ORDER BY 1" | sort)
+check "a sweep with orphan age 0 deletes the young one too: the object directory equals the live and pending entries" \
+  "$sweep $([ "$files" = "$entries" ] && echo match || echo "mismatch: $(diff <(echo "$files") <(echo "$entries") | head -5 | tr '\n' ' ')")" "1 match"
+e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+  || not_ok "the service restarts after the sweep"
+wait_worker
+check "after the worker destroyed the pending entry: the object directory and the live entries match exactly" "$(objects_vs_entries | cut -c1-5)" match
+
 # -- resolve on a streaming replica, writes on the primary -----------------------
 REPLICA_DIR="$E2E/replica"
 RPORT=$(pgc_free_port)
