@@ -325,6 +325,41 @@ e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" 
 wait_worker
 check "after the worker destroyed the pending entry: the object directory and the live entries match exactly" "$(objects_vs_entries | cut -c1-5)" match
 
+# store_cache_entry fails after the object was renamed to its key: an error
+# the server reports (rolled back) -> the service deletes the object; the
+# connection lost mid-store (the outcome unknown to the service) -> it keeps
+# the object, and the sweep deletes it since no entry names it
+"${PSQL[@]}" >/dev/null <<'SQL' || not_ok "the store-fault trigger is created"
+CREATE FUNCTION public.e2e_store_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.relative_path = '/e2e/base-b/manifests/latest' THEN
+    RAISE EXCEPTION 'e2e: store refused' USING ERRCODE = 'invalid_parameter_value';
+  ELSIF NEW.relative_path = '/e2e/base-a/manifests/latest' THEN
+    PERFORM pg_terminate_backend(pg_backend_pid());   -- the connection dies mid-store
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER e2e_store_fault BEFORE INSERT ON containers_vreg.cache_entries
+  FOR EACH ROW EXECUTE FUNCTION public.e2e_store_fault();
+SQL
+extra_files() {  # files of group 42 that no entry names
+  comm -23 <(cd "$E2E/objects" && find groups/42 -type f | sort) \
+           <(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42" | sort)
+}
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$SVC/v2/$VR/e2e/base-b/manifests/latest")
+check "store_cache_entry refused by the server (22023): the pull fails (503) and the service deleted the object" \
+  "$code $(extra_files | wc -l)" "503 0"
+kept_before=$(grep -c 'outcome unknown' "$E2E/service.log")
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$SVC/v2/$VR/e2e/base-a/manifests/latest")
+kept=$(extra_files)
+check "the connection lost during store_cache_entry: the pull fails (503), the object is kept (1 file no entry names) and logged" \
+  "$code $(wc -l <<<"$kept") $(grep -c "store_cache_entry of $kept: outcome unknown" "$E2E/service.log") $kept_before" "503 1 1 0"
+sql "DROP TRIGGER e2e_store_fault ON containers_vreg.cache_entries; DROP FUNCTION public.e2e_store_fault()"
+sweep=$("$E2E_HERE/registry-service" --db "$(conn e2e_request)" --worker-db "$(conn e2e_worker)" \
+  --objects "$E2E/objects" --orphan-age 0 --sweep-once 2>>"$E2E/service.log")
+check "  the sweep deletes it: the object directory and the live entries match exactly" \
+  "$sweep $([ -e "$E2E/objects/$kept" ] && echo present || echo deleted) $(objects_vs_entries | cut -c1-5)" "1 deleted match"
+
 # -- resolve on a streaming replica, writes on the primary -----------------------
 REPLICA_DIR="$E2E/replica"
 RPORT=$(pgc_free_port)
