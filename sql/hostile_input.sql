@@ -73,7 +73,8 @@ INSERT INTO hostile_t.covered VALUES
   ('containers_vreg.reset_credentials_secret(boolean)'),
   ('containers_vreg.begin_fetch(bigint,bigint,text,bigint,interval)'),
   ('containers_vreg.release_fetch(bigint,bigint,text)'),
-  ('containers_vreg.store_cache_entry(bigint,bigint,text,text,bigint,bytea,text,text,text,bytea,text)');
+  ('containers_vreg.store_cache_entry(bigint,bigint,text,text,bigint,bytea,text,text,text,bytea,text)'),
+  ('containers_vreg.unreferenced_objects(bigint,text[])');
 SELECT p.oid::regprocedure AS not_covered
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -153,7 +154,8 @@ INSERT INTO hostile_t.calls VALUES
   ('store_cache_entry', 'group_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(%s, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
   ('store_cache_entry', 'upstream_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, %s, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
   ('store_cache_entry', 'size', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', %s, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
-  ('lock_group_usage', 'group_id', 'bigint', 'SELECT containers_vreg.lock_group_usage(%s)');
+  ('lock_group_usage', 'group_id', 'bigint', 'SELECT containers_vreg.lock_group_usage(%s)'),
+  ('unreferenced_objects', 'group_id', 'bigint', 'SELECT string_agg(k, '' '') FROM containers_vreg.unreferenced_objects(%s, ARRAY[''groups/1/e3001'', ''groups/1/x'']) k');
 
 -- A scratch hash-partitioned table without partitions for create_hash_partitions.
 CREATE TABLE hostile_t.hp (k bigint) PARTITION BY HASH (k);
@@ -203,7 +205,8 @@ SELECT a.fn, hostile_t.try(a.stmt) AS result
     (13, 'upsert file_md5 1 MB', $$SELECT (containers_vreg.upsert_cache_entry(1, 2001, 'a/manifests/x', 1, 'f', '\x0000000000000000000000000000000000000000', NULL, NULL, decode(repeat('00', 1048576), 'hex'))).id$$),
     (14, 'claim_fetch', $$SELECT containers_vreg.claim_fetch(1, 2001, repeat('a', 1048576))$$),
     (15, 'lifecycle_check_not_null argname', $$SELECT containers_vreg.lifecycle_check_not_null(NULL::text, repeat('n', 1048576))$$),
-    (16, 'lifecycle_check_not_null value', $$SELECT containers_vreg.lifecycle_check_not_null(repeat('v', 1048576), 'v')$$))
+    (16, 'lifecycle_check_not_null value', $$SELECT containers_vreg.lifecycle_check_not_null(repeat('v', 1048576), 'v')$$),
+    (17, 'unreferenced_objects key', $$SELECT count(*) FROM containers_vreg.unreferenced_objects(1, ARRAY['groups/1/' || repeat('k', 1048576)])$$))
     AS a(n, fn, stmt)
  ORDER BY a.n;
 SELECT vreg_test.state() = :'s0' AS unchanged_after_1mb;

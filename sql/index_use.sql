@@ -118,5 +118,15 @@ SELECT pg_temp.plan(format($q$
   SELECT c.group_id, c.id FROM %s c
    WHERE c.status = 2 OR (c.status = 1 AND c.updated_at < now() - interval '1 hour')
    ORDER BY c.updated_at LIMIT 10 FOR UPDATE SKIP LOCKED$q$, :'part'));
+-- unreferenced_objects: one probe of the unique (group_id, object_storage_key)
+-- index per key asked about
+SELECT pg_temp.plan(format($q$
+  SELECT DISTINCT k.key COLLATE pg_catalog."C"
+    FROM pg_catalog.unnest(ARRAY['groups/%1$s/e17', 'groups/%1$s/gone']) AS k(key)
+   WHERE NOT EXISTS (SELECT FROM containers_vreg.cache_entries e
+                      WHERE e.group_id = %1$s
+                        AND e.object_storage_key = k.key COLLATE pg_catalog."C")
+   ORDER BY 1$q$, :g));
+SELECT * FROM containers_vreg.unreferenced_objects(:g, ARRAY['groups/' || :g || '/e17', 'groups/' || :g || '/gone']) AS unreferenced;
 
 SELECT vreg_test.reset();

@@ -100,6 +100,12 @@ SELECT 'claim_for_destruction lease',
        vreg_test.err(format($$SELECT containers_vreg.claim_for_destruction(1, '%s days')$$, pg_temp.lim('lease_days'))),
        vreg_test.err(format($$SELECT containers_vreg.claim_for_destruction(1, '%s days 1 second')$$, pg_temp.lim('lease_days')))
 UNION ALL
+SELECT 'unreferenced_objects keys',
+       vreg_test.err(format($$SELECT count(*) FROM containers_vreg.unreferenced_objects(1, array(SELECT 'groups/1/k' || i FROM generate_series(1, %s) i))$$,
+                            pg_temp.lim('object_keys_per_call'))),
+       vreg_test.err(format($$SELECT count(*) FROM containers_vreg.unreferenced_objects(1, array(SELECT 'groups/1/k' || i FROM generate_series(1, %s) i))$$,
+                            pg_temp.lim('object_keys_per_call') + 1))
+UNION ALL
 SELECT 'cache_entry_shard shards',
        vreg_test.err(format('SELECT containers_vreg.cache_entry_shard(1, %s)', pg_temp.lim('shards'))),
        vreg_test.err(format('SELECT containers_vreg.cache_entry_shard(1, %s)', 2 * pg_temp.lim('shards')))

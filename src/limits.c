@@ -41,6 +41,7 @@ static const NamedLimit limits[] = {
 	{"shards", VREG_MAX_SHARDS},
 	{"keep_days", VREG_MAX_KEEP_DAYS},
 	{"lease_days", VREG_MAX_LEASE_DAYS},
+	{"object_keys_per_call", VREG_MAX_OBJECT_KEYS_PER_CALL},
 };
 
 PG_FUNCTION_INFO_V1(containers_vreg_limits);

@@ -60,6 +60,12 @@
 #define VREG_MAX_LEASE_DAYS 365			/* claim_for_destruction, claim_fetch */
 
 /*
+ * Object-storage keys per unreferenced_objects() call: one index probe
+ * each, so a call stays a short read however large the group's storage.
+ */
+#define VREG_MAX_OBJECT_KEYS_PER_CALL 10000
+
+/*
  * The status of a cache entry. SQL writes the numbers with a comment naming
  * the status; partial-index predicates (WHERE status = 0) must stay literal.
  */

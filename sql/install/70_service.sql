@@ -154,3 +154,65 @@ REVOKE ALL ON FUNCTION @extschema@.upstreams_url_changed() FROM PUBLIC;
 CREATE TRIGGER upstreams_url_changed AFTER UPDATE OF url ON @extschema@.upstreams
   FOR EACH ROW WHEN (OLD.url IS DISTINCT FROM NEW.url)
   EXECUTE FUNCTION @extschema@.upstreams_url_changed();
+
+-- ---------------------------------------------------------------------------
+-- Objects that no cache entry names. A service writes an object under its
+-- key before store_cache_entry makes the entry live; a process killed in
+-- between (or a store whose commit was never confirmed and did not happen)
+-- leaves an object that no entry references. The service's sweep lists old
+-- objects of a group and deletes those this function returns. An entry of any
+-- status counts as a reference: the objects of pending, processing and failed
+-- entries belong to the destruction worker.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.unreferenced_objects(group_id bigint, object_storage_keys text[])
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  prefix text;
+  bad text;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(object_storage_keys, 'object_storage_keys');
+  -- the batch limit of src/vreg_limits.h (VREG_MAX_OBJECT_KEYS_PER_CALL)
+  IF pg_catalog.cardinality(object_storage_keys) OPERATOR(pg_catalog.>) 10000 THEN
+    RAISE EXCEPTION 'at most 10000 object_storage_keys per call, not %',
+      pg_catalog.cardinality(object_storage_keys)
+      USING ERRCODE = 'program_limit_exceeded',
+            HINT = 'Ask in batches.';
+  END IF;
+  IF EXISTS (SELECT FROM pg_catalog.unnest(object_storage_keys) k WHERE k IS NULL) THEN
+    RAISE EXCEPTION 'object_storage_keys must not contain NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- Every key must be one the group's entries could have (the rules of
+  -- cache_entries_object_storage_key_check): a key of another group, or one
+  -- that only a '..' segment would lead out of the prefix, is an error, so a
+  -- service that mixes groups up never deletes another group's object.
+  prefix := @extschema@.object_storage_prefix(group_id);
+  SELECT k INTO bad FROM pg_catalog.unnest(object_storage_keys) k
+   WHERE NOT (pg_catalog.octet_length(k) OPERATOR(pg_catalog.<=) 1024
+              AND pg_catalog.starts_with(k, prefix)
+              AND pg_catalog.octet_length(k) OPERATOR(pg_catalog.>) pg_catalog.octet_length(prefix)
+              AND k OPERATOR(pg_catalog.~) '^[A-Za-z0-9!_.*''()/-]+$'
+              AND k OPERATOR(pg_catalog.!~) '(^|/)\.\.?(/|$)'
+              AND k OPERATOR(pg_catalog.!~) '//'
+              AND pg_catalog.right(k, 1) OPERATOR(pg_catalog.<>) '/')
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'object_storage_key % is not a key of group %',
+      pg_catalog.quote_literal(pg_catalog.left(bad, 100)), group_id
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = pg_catalog.format('Keys of the group lie under %s, have at most 1024 bytes of A-Z a-z 0-9 !_.*''()/- and no empty, "." or ".." segment.', prefix);
+  END IF;
+  -- one probe of the UNIQUE (group_id, object_storage_key) index per key
+  RETURN QUERY
+  SELECT DISTINCT k.key COLLATE pg_catalog."C"
+    FROM pg_catalog.unnest(object_storage_keys) AS k(key)
+   WHERE NOT EXISTS (SELECT FROM @extschema@.cache_entries e
+                      WHERE e.group_id = unreferenced_objects.group_id
+                        AND e.object_storage_key = k.key COLLATE pg_catalog."C")
+   ORDER BY 1;
+END $$;
+COMMENT ON FUNCTION @extschema@.unreferenced_objects(bigint, text[]) IS
+  'unreferenced_objects(group_id bigint, object_storage_keys text[]) -> setof text. Those of the given object-storage keys that no cache entry of the group names, whatever its status (the objects of pending, processing and failed entries are the destruction worker''s), each once, in byte order: the objects a sweep of the group''s storage may delete, when they are older than the longest time between writing an object and store_cache_entry returning. Reads only; one index probe per key. Errors: 22004 NULL group_id, NULL array or a NULL element; 54000 more than 10000 keys (a batch limit); 22023 a key the group''s entries could not have (outside its prefix groups/<group_id>/, or breaking the key rules of cache_entries), so keys of another group are refused instead of reported.';
+REVOKE ALL ON FUNCTION @extschema@.unreferenced_objects(bigint, text[]) FROM PUBLIC;

@@ -96,6 +96,14 @@ RETURNS boolean LANGUAGE plproxy AS $$
   TARGET containers_vreg.fail_destruction;
 $$;
 
+-- the sweep asks the shard of the group that the object's key names
+CREATE OR REPLACE FUNCTION vreg_router.unreferenced_objects(group_id bigint, object_storage_keys text[])
+RETURNS SETOF text LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.unreferenced_objects;
+$$;
+
 -- ... and the calls that are for every group run on every shard (RUN ON ALL):
 -- claims come from each shard (up to batch from each), counts are summed.
 CREATE OR REPLACE FUNCTION vreg_router.claim_for_destruction(batch integer, lease interval DEFAULT '1 hour')

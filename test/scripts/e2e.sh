@@ -355,6 +355,87 @@ sql "DELETE FROM containers_vreg.upstreams WHERE group_id = 42 AND id = 12" >/de
 wait_worker
 check "after deleting an upstream and a worker pass: the object directory and the live entries match exactly" "$(objects_vs_entries | cut -c1-5)" match
 
+# -- the sweep: objects that no entry names (a kill between rename and store) --
+check "the running worker's sweeps (orphan age 1 hour) deleted nothing so far" \
+  "$(grep -c '^sweep: deleted' "$E2E/service.log")" 0
+out=$(pull e2e/docker:latest "$E2E/pull/sweep-docker")
+e2e_service_stop
+sql "SELECT containers_vreg.mark_for_destruction(42, (SELECT min(id) FROM containers_vreg.cache_entries WHERE group_id = 42 AND status = 0))" >/dev/null
+# every object is 2 hours old; then the state a kill between the rename and
+# store_cache_entry leaves: a file under a fresh key of the group, once old
+# and once just written; and an old file outside any group's key layout
+find "$E2E/objects" -path "$E2E/objects/.tmp" -prune -o -type f -exec touch -d '2 hours ago' {} +
+old_orphan="groups/42/upstreams/11/$(cat /proc/sys/kernel/random/uuid)"
+young_orphan="groups/42/upstreams/11/$(cat /proc/sys/kernel/random/uuid)"
+printf 'left by a kill' > "$E2E/objects/$old_orphan"; touch -d '2 hours ago' "$E2E/objects/$old_orphan"
+printf 'in flight' > "$E2E/objects/$young_orphan"
+printf 'not an object' > "$E2E/objects/notes.txt"; touch -d '2 hours ago' "$E2E/objects/notes.txt"
+entries_present() {  # every live and pending entry of group 42 has its file: "<live> <pending> <missing>"
+  local k missing=0
+  for k in $(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42"); do
+    [ -f "$E2E/objects/$k" ] || missing=$((missing + 1))
+  done
+  echo "$(sql "SELECT count(*) FILTER (WHERE status = 0), count(*) FILTER (WHERE status <> 0) FROM containers_vreg.cache_entries WHERE group_id = 42" | tr '|' ' ') $missing"
+}
+before=$(entries_present)
+sweep=$("$E2E_HERE/registry-service" --db "$(conn e2e_request)" --worker-db "$(conn e2e_worker)" \
+  --objects "$E2E/objects" --orphan-age 60 --sweep-once 2>>"$E2E/service.log")
+after=$(entries_present)
+check "a sweep (orphan age 60 s) after a pull of e2e/docker and one entry marked pending: it deleted 1 object" "$sweep$out" 1
+check "  the old object no entry names is deleted, the young one kept, the file outside the key layout kept" \
+  "$([ -e "$E2E/objects/$old_orphan" ] && echo present || echo deleted) $([ -e "$E2E/objects/$young_orphan" ] && echo present || echo deleted) $([ -e "$E2E/objects/notes.txt" ] && echo present || echo deleted)" \
+  "deleted present present"
+live=${before%% *}
+check "  every live and pending entry's file is kept ($live live, 1 pending, 0 missing)" \
+  "$before|$after|$([ "$live" -gt 1 ] && echo several)" "$live 1 0|$live 1 0|several"
+check "  the sweep logged the deletion" "$(grep -c "^sweep: deleted $old_orphan " "$E2E/service.log")" 1
+rm -f "$E2E/objects/notes.txt"
+sweep=$("$E2E_HERE/registry-service" --db "$(conn e2e_request)" --worker-db "$(conn e2e_worker)" \
+  --objects "$E2E/objects" --orphan-age 0 --sweep-once 2>>"$E2E/service.log")
+files=$(cd "$E2E/objects" && find . -path ./.tmp -prune -o -type f -print | sed 's|^\./||' | sort)
+entries=$(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42 ORDER BY 1" | sort)
+check "a sweep with orphan age 0 deletes the young one too: the object directory equals the live and pending entries" \
+  "$sweep $([ "$files" = "$entries" ] && echo match || echo "mismatch: $(diff <(echo "$files") <(echo "$entries") | head -5 | tr '\n' ' ')")" "1 match"
+e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+  || not_ok "the service restarts after the sweep"
+wait_worker
+check "after the worker destroyed the pending entry: the object directory and the live entries match exactly" "$(objects_vs_entries | cut -c1-5)" match
+
+# store_cache_entry fails after the object was renamed to its key: an error
+# the server reports (rolled back) -> the service deletes the object; the
+# connection lost mid-store (the outcome unknown to the service) -> it keeps
+# the object, and the sweep deletes it since no entry names it
+"${PSQL[@]}" >/dev/null <<'SQL' || not_ok "the store-fault trigger is created"
+CREATE FUNCTION public.e2e_store_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.relative_path = '/e2e/base-b/manifests/latest' THEN
+    RAISE EXCEPTION 'e2e: store refused' USING ERRCODE = 'invalid_parameter_value';
+  ELSIF NEW.relative_path = '/e2e/base-a/manifests/latest' THEN
+    PERFORM pg_terminate_backend(pg_backend_pid());   -- the connection dies mid-store
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER e2e_store_fault BEFORE INSERT ON containers_vreg.cache_entries
+  FOR EACH ROW EXECUTE FUNCTION public.e2e_store_fault();
+SQL
+extra_files() {  # files of group 42 that no entry names
+  comm -23 <(cd "$E2E/objects" && find groups/42 -type f | sort) \
+           <(sql "SELECT object_storage_key FROM containers_vreg.cache_entries WHERE group_id = 42" | sort)
+}
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$SVC/v2/$VR/e2e/base-b/manifests/latest")
+check "store_cache_entry refused by the server (22023): the pull fails (503) and the service deleted the object" \
+  "$code $(extra_files | wc -l)" "503 0"
+kept_before=$(grep -c 'outcome unknown' "$E2E/service.log")
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$SVC/v2/$VR/e2e/base-a/manifests/latest")
+kept=$(extra_files)
+check "the connection lost during store_cache_entry: the pull fails (503), the object is kept (1 file no entry names) and logged" \
+  "$code $(wc -l <<<"$kept") $(grep -c "store_cache_entry of $kept: outcome unknown" "$E2E/service.log") $kept_before" "503 1 1 0"
+sql "DROP TRIGGER e2e_store_fault ON containers_vreg.cache_entries; DROP FUNCTION public.e2e_store_fault()"
+sweep=$("$E2E_HERE/registry-service" --db "$(conn e2e_request)" --worker-db "$(conn e2e_worker)" \
+  --objects "$E2E/objects" --orphan-age 0 --sweep-once 2>>"$E2E/service.log")
+check "  the sweep deletes it: the object directory and the live entries match exactly" \
+  "$sweep $([ -e "$E2E/objects/$kept" ] && echo present || echo deleted) $(objects_vs_entries | cut -c1-5)" "1 deleted match"
+
 # -- resolve on a streaming replica, writes on the primary -----------------------
 REPLICA_DIR="$E2E/replica"
 RPORT=$(pgc_free_port)

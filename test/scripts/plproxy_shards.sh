@@ -333,6 +333,9 @@ else
       "$(direct "$s" "SELECT concat_ws('|', $cols) FROM $call")" \
       "$(routed "SELECT concat_ws('|', $cols) FROM ${call/containers_vreg./vreg_router.}")"
     ENTRY[$g]=$(sq "$s" vreg -c "SELECT id FROM containers_vreg.cache_entries WHERE group_id = $g AND relative_path = '/$P'")
+    call="containers_vreg.unreferenced_objects($g, ARRAY['$key', '${prefix}left-by-a-crash'])"
+    same "unreferenced_objects, group $g: the stored key is named on shard ${s#s}, the other one is not" \
+      "${prefix}left-by-a-crash" "$(direct "$s" "SELECT $call")" "$(routed "SELECT ${call/containers_vreg./vreg_router.}")"
     same "  the row is shard ${s#s}'s (one download counted there); resolve through the router: a hit at position 2" \
       "1 0 1|hit|${ENTRY[$g]}|2" \
       "$(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g AND relative_path = '/$P'") $(sq "$other" vreg -c "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = $g") $(sq "$s" vreg -c "SELECT count(*) FROM containers_vreg.download_buffer WHERE group_id = $g AND entry_id = ${ENTRY[$g]}")|$(sq "$s" vreg -c "SELECT concat_ws('|', result, entry_id, position) FROM containers_vreg.resolve($g, ${REG[$g]}, '$P')")" \

@@ -71,6 +71,8 @@ expect "vreg_fetcher cannot resolve" "$(as vreg_fetcher "SELECT containers_vreg.
 # worker
 expect "vreg_worker flushes downloads" "$(as vreg_worker "SELECT containers_vreg.flush_downloads()")" "1"
 expect "vreg_worker claims nothing while all is live" "$(as vreg_worker "SELECT count(*) FROM containers_vreg.claim_for_destruction(10)")" "0"
+expect "vreg_worker: unreferenced_objects names the key no entry has" "$(as vreg_worker "SELECT string_agg(k, ',') FROM containers_vreg.unreferenced_objects(1, ARRAY['groups/1/left-by-a-crash']) k")" "groups/1/left-by-a-crash"
+expect "vreg_request cannot ask for unreferenced objects" "$(as vreg_request "SELECT containers_vreg.unreferenced_objects(1, ARRAY['groups/1/x'])")" "42501"
 expect "vreg_worker cannot open credentials" "$(as vreg_worker "SELECT containers_vreg.upstream_credentials(1, 20)")" "42501"
 
 # admin
