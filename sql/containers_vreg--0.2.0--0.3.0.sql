@@ -11,10 +11,12 @@
 -- cache_entries lead with the path (digest) and end with upstream_id, so
 -- that one descent finds the live entries of every upstream of the group.
 --
--- The section first takes ACCESS EXCLUSIVE on cache_entries and all its
--- partitions, tables before indexes as every query takes them: taking a
--- weaker lock for the build and a stronger one for the drop deadlocked
--- with running queries (measured at 10 million entries). Readers and
+-- The script first takes ACCESS EXCLUSIVE on every table it alters:
+-- upstreams first, as every request-path function locks it before
+-- cache_entries (with its partitions) and fetch_leases, and tables before
+-- indexes as every query takes them. Taking a weaker lock for the build and
+-- a stronger one for the drop, or upstreams only later for its constraint,
+-- deadlocked with running queries (measured at 10 million entries). Readers and
 -- writers wait until the update commits (the constraints below hold the
 -- same lock for their check of every row anyway). To build the indexes
 -- beforehand without blocking writers, run
@@ -24,7 +26,8 @@
 -- is kept and not built again. A leftover of a failed concurrent build
 -- (invalid, under the name a partition's index would get) is dropped first,
 -- so that the parent index never adopts it.
-LOCK TABLE @extschema@.cache_entries IN ACCESS EXCLUSIVE MODE;
+LOCK TABLE @extschema@.upstreams, @extschema@.cache_entries, @extschema@.fetch_leases
+  IN ACCESS EXCLUSIVE MODE;
 DO $$
 DECLARE
   want record;

@@ -140,18 +140,38 @@ vreg_parse_request_path_or_error(const char *path, size_t len, VregOciPath *out)
 				 errhint("A request path is what the client asked for under /v2/: <name>/manifests/<tag or digest> or <name>/blobs/<digest>, with a lowercase repository name and a sha256 or sha512 digest.")));
 }
 
-/* The blessed descriptor of resolve()'s result row. */
+/*
+ * The blessed descriptor of resolve()'s result row, built once per backend
+ * and function OID: the OUT columns of a function cannot change under its
+ * OID (CREATE OR REPLACE refuses another row type), and a blessed
+ * descriptor's record type stays registered for the life of the backend.
+ */
 static TupleDesc
 resolve_result_desc(FunctionCallInfo fcinfo)
 {
+	static Oid	cached_fn = InvalidOid;
+	static TupleDesc cached_desc = NULL;
+	Oid			fn = fcinfo->flinfo != NULL ? fcinfo->flinfo->fn_oid : InvalidOid;
 	TupleDesc	outdesc;
+	MemoryContext oldcxt;
 
+	if (OidIsValid(fn) && fn == cached_fn)
+		return cached_desc;
 	if (get_call_result_type(fcinfo, NULL, &outdesc) != TYPEFUNC_COMPOSITE ||
 		outdesc->natts != RESOLVE_NCOLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("containers_vreg.resolve() must be declared with %d OUT columns", RESOLVE_NCOLS)));
-	return BlessTupleDesc(outdesc);
+	if (!OidIsValid(fn))
+		return BlessTupleDesc(outdesc);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	outdesc = BlessTupleDesc(CreateTupleDescCopy(outdesc));
+	MemoryContextSwitchTo(oldcxt);
+	if (cached_desc != NULL)
+		FreeTupleDesc(cached_desc);
+	cached_fn = fn;
+	cached_desc = outdesc;
+	return outdesc;
 }
 
 /* Parse the request path (22023) into the forms the lookups need. */

@@ -6,9 +6,10 @@
  * and probes them with equality scan keys under the active snapshot (the
  * snapshot the planned query would have used):
  *
- *	 registries_pkey (group_id, id)				   the registry exists?
  *	 registry_upstreams_position_key
  *		(group_id, registry_id, position)		   links in position order
+ *	 registries_pkey (group_id, id)				   the registry exists?
+ *												   (only when it has no link)
  *	 cache_entries: the group's one partition (routing.c), and there the
  *	   child of cache_entries_live_path_upstream_key   tag manifests
  *	   (group_id, relative_path, upstream_id) WHERE status = 0
@@ -24,7 +25,16 @@
  * no later tuple can win. Only a tag whose Docker Hub form differs (a
  * one-component name) may take a second descent, for that form.
  *
- * A call locks 9 relations (the planned query's generic plan locked all 16
+ * A visible link implies a visible registry: the foreign key from the
+ * links to registries is not deferrable, checked at the end of every
+ * statement, and cascades a registry's delete to its links in the same
+ * statement. So the registry row is read only when the registry links no
+ * upstream (a miss, or an unknown registry). The one place where a link
+ * outlives its registry is inside the statement deleting it, between the
+ * delete and the cascade: only a trigger on registries could call resolve()
+ * there.
+ *
+ * A hit locks 7 relations (the planned query's generic plan locked all 16
  * partitions as well) and pays for no planning or executor startup.
  * Semantics are those of the planned query in request_path.c, which stays
  * as the fallback for shapes this file does not handle (a missing or
@@ -556,7 +566,10 @@ close_rels(OpenRels *o)
 /*
  * Open the fixed relations. Locking can process invalidations that change
  * the cached OIDs under us: then close, look the names up again and retry
- * once (the second round takes no new lock, so it sees no new message).
+ * once (the second round takes no new lock, so it sees no new message,
+ * unless it opens registries for the shape check). registries and its
+ * primary key are opened here only for that check; registry_exists() opens
+ * them when a call needs them.
  */
 static bool
 open_rels(OpenRels *o)
@@ -580,27 +593,32 @@ open_rels(OpenRels *o)
 			return false;
 		}
 		generation = inval_generation;
-		o->registries = open_kind(rels.registries, RELKIND_RELATION);
-		o->registries_pkey = open_kind(rels.registries_pkey, RELKIND_INDEX);
+		/* registries: for the shape check now, else once a call needs it */
+		if (!rels.checked)
+		{
+			o->registries = open_kind(rels.registries, RELKIND_RELATION);
+			o->registries_pkey = open_kind(rels.registries_pkey, RELKIND_INDEX);
+		}
 		o->links = open_kind(rels.links, RELKIND_RELATION);
 		o->links_position_key = open_kind(rels.links_position_key, RELKIND_INDEX);
 		o->upstreams = open_kind(rels.upstreams, RELKIND_RELATION);
 		o->upstreams_pkey = open_kind(rels.upstreams_pkey, RELKIND_INDEX);
 		o->entries = open_kind(rels.entries, RELKIND_PARTITIONED_TABLE);
 		if (generation == inval_generation && rels.valid &&
-			o->registries && o->registries_pkey && o->links && o->links_position_key &&
+			(rels.checked || (o->registries && o->registries_pkey)) &&
+			o->links && o->links_position_key &&
 			o->upstreams && o->upstreams_pkey && o->entries)
 		{
 			if (rels.checked || rels_check(o))
 			{
-				Relation	idx[3] = {o->registries_pkey, o->links_position_key, o->upstreams_pkey};
+				Oid			idx[3] = {rels.registries_pkey, rels.links_position_key,
+				rels.upstreams_pkey};
 				int			i;
 
-				for (i = 0; i < 3; i++)
+				for (i = 1; i < 3; i++) /* registries_pkey: when read */
 					if (!checkxmin_passed(rels.checkxmin[i]))
 					{
-						report_fallback(RelationGetRelid(idx[i]),
-										"is too new for the transaction's snapshot");
+						report_fallback(idx[i], "is too new for the transaction's snapshot");
 						close_rels(o);
 						return false;
 					}
@@ -1013,15 +1031,48 @@ scan_entries(EntryScan *es, Datum key, Oid collation, int hub_form)
 	}
 }
 
-/* The registry row through registries_pkey: does it exist? */
-static bool
+/* Whether the registry exists. */
+typedef enum RegistryFound
+{
+	REGISTRY_FOUND,
+	REGISTRY_NOT_FOUND,
+	REGISTRY_UNKNOWN			/* the scans cannot tell: planned query */
+} RegistryFound;
+
+/*
+ * The registry row through registries_pkey: does it exist? Opens the two
+ * relations unless open_rels() did; a change of the relations seen while
+ * locking them (they were checked before it) makes the answer unknown.
+ */
+static RegistryFound
 registry_exists(OpenRels *o, Snapshot snapshot, const VregResolveRequest *req)
 {
 	ScanKeyData keys[2];
-	TupleTableSlot *slot = table_slot_create(o->registries, NULL);
+	TupleTableSlot *slot;
 	IndexScanDesc scan;
 	bool		found;
 
+	if (o->registries == NULL || o->registries_pkey == NULL)
+	{
+		uint64		generation = inval_generation;
+
+		if (o->registries == NULL)
+			o->registries = open_kind(rels.registries, RELKIND_RELATION);
+		if (o->registries_pkey == NULL)
+			o->registries_pkey = open_kind(rels.registries_pkey, RELKIND_INDEX);
+		if (generation != inval_generation || o->registries == NULL ||
+			o->registries_pkey == NULL)
+		{
+			report_fallback(InvalidOid, "a table or index the scans use changed");
+			return REGISTRY_UNKNOWN;
+		}
+	}
+	if (!checkxmin_passed(rels.checkxmin[0]))
+	{
+		report_fallback(rels.registries_pkey, "is too new for the transaction's snapshot");
+		return REGISTRY_UNKNOWN;
+	}
+	slot = table_slot_create(o->registries, NULL);
 	int8_key(&keys[0], 1, req->group_id);
 	int8_key(&keys[1], 2, req->registry_id);
 	scan = vreg_index_beginscan(o->registries, o->registries_pkey, snapshot, 2, 0);
@@ -1029,7 +1080,7 @@ registry_exists(OpenRels *o, Snapshot snapshot, const VregResolveRequest *req)
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	return found;
+	return found ? REGISTRY_FOUND : REGISTRY_NOT_FOUND;
 }
 
 /* The registry's links in position order, through registry_upstreams_position_key. */
@@ -1191,13 +1242,19 @@ vreg_resolve_scan(const VregResolveRequest *req, TupleDesc outdesc, HeapTuple *r
 	if (!open_rels(&o))
 		return scan_end(callercxt, VREG_RESOLVE_SCAN_FALLBACK);
 
-	/* 1. the registry; 2. its links, in position order */
-	if (!registry_exists(&o, snapshot, req))
-	{
-		close_rels(&o);
-		return scan_end(callercxt, VREG_RESOLVE_SCAN_NO_REGISTRY);
-	}
+	/* 1. the registry's links, in position order; 2. without one, the registry */
 	links = read_links(&o, snapshot, req, &nlinks);
+	if (nlinks == 0)
+	{
+		RegistryFound found = registry_exists(&o, snapshot, req);
+
+		if (found != REGISTRY_FOUND)
+		{
+			close_rels(&o);
+			return scan_end(callercxt, found == REGISTRY_NOT_FOUND ?
+							VREG_RESOLVE_SCAN_NO_REGISTRY : VREG_RESOLVE_SCAN_FALLBACK);
+		}
+	}
 
 	/* 3. the group's partition and index, once there is something to probe */
 	if (nlinks > 0)

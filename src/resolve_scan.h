@@ -29,9 +29,10 @@ typedef struct VregResolveRequest
 } VregResolveRequest;
 
 /*
- * Answer resolve() with index scans under the active snapshot: the registry
- * row through registries_pkey, its links in position order through
- * registry_upstreams_position_key, the group's one cache_entries partition
+ * Answer resolve() with index scans under the active snapshot: the
+ * registry's links in position order through registry_upstreams_position_key
+ * (the registry row through registries_pkey only when it has none: a link
+ * implies its registry), the group's one cache_entries partition
  * through one descent of the child of cache_entries_live_path_upstream_key
  * (tags) or cache_entries_live_digest_upstream_idx (digests), and the
  * winning upstream through upstreams_pkey. On DONE,

@@ -10,7 +10,10 @@
 #
 #   SCALE=10000000 bash test/bench/upgrade_big.sh      (default SCALE=1000000)
 #
-# Prints a table and writes it to $BENCH_OUT/upgrade-<scale>.md.
+# Prints a table and writes it to $BENCH_OUT/upgrade-<scale>.md. Its own
+# private tree and cluster (.pgtmp/upgrade), so that it can run beside
+# `make bench`; the cluster is removed after a run that got to the end
+# (BENCH_KEEP=1 keeps it), kept after a failure for BENCH_REUSE=1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TOP=$(pwd)
@@ -25,23 +28,23 @@ ROWS=$(( NG * 5 * M ))
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vreg-upgrade.XXXXXX"); chmod 755 "$WORK"
 
-echo "== build and install into a private PostgreSQL tree (.pgtmp/bench)"
+echo "== build and install into a private PostgreSQL tree (.pgtmp/upgrade)"
 make -s >/dev/null
-pgc_private_tree "$TOP/.pgtmp/bench"
+pgc_private_tree "$TOP/.pgtmp/upgrade"
 make -s install PG_CONFIG="$PGC_PG_CONFIG" >/dev/null
 SB=${BENCH_SHARED_BUFFERS:-1GB}
 # BENCH_REUSE=1: the cluster and both databases of an earlier run at this
 # SCALE are still there (still at 0.2.0: a failed update changed nothing)
 REUSE=0
-if [ "${BENCH_REUSE:-0}" = 1 ] && [ -f "$TOP/.pgtmp/bench/cluster/data/PG_VERSION" ]; then
+if [ "${BENCH_REUSE:-0}" = 1 ] && [ -f "$TOP/.pgtmp/upgrade/cluster/data/PG_VERSION" ]; then
   REUSE=1
-  PGC_DIR=$TOP/.pgtmp/bench/cluster
+  PGC_DIR=$TOP/.pgtmp/upgrade/cluster
   PGPORT=$(sed -n 's/^port = //p' "$PGC_DIR/data/postgresql.conf" | tail -1)
   PGHOST=$PGC_DIR/sock PGUSER=postgres
   export PGC_DIR PGPORT PGHOST PGUSER
   SB=$(sed -n 's/^shared_buffers = //p' "$PGC_DIR/data/postgresql.conf" | tail -1)
 else
-  pgc_init "$TOP/.pgtmp/bench/cluster" >/dev/null
+  pgc_init "$TOP/.pgtmp/upgrade/cluster" >/dev/null
   pgc_conf "shared_buffers = $SB"
   pgc_conf "maintenance_work_mem = 512MB"
   pgc_conf "max_wal_size = 8GB"
@@ -50,7 +53,14 @@ else
 fi
 pgc_startonly
 LOAD=""
-trap 'kill $LOAD 2>/dev/null || true; pgc_stop; rm -rf "$WORK"' EXIT
+DONE=0
+cleanup() {
+  kill $LOAD 2>/dev/null || true
+  pgc_stop
+  rm -rf "$WORK"
+  if [ "$DONE" = 1 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "${PGC_DIR:?}"; fi
+}
+trap cleanup EXIT
 PSQL=("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1)
 export PGOPTIONS="-c client_min_messages=warning"
 
@@ -90,9 +100,9 @@ step() {
   local name=$1 db=$2 d=$WORK/step-$RANDOM
   shift 2
   mkdir -p "$d"
-  (cd "$d" && "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T 3600 -l --log-prefix=r -D ng="$NG" -D m="$M" -D k=5 -f "$WORK/resolve_hit.sql" "$db" >/dev/null 2>&1) &
+  (cd "$d" && exec "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T 3600 -l --log-prefix=r -D ng="$NG" -D m="$M" -D k=5 -f "$WORK/resolve_hit.sql" "$db" >/dev/null 2>&1) &
   local reader=$!
-  (cd "$d" && "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T 3600 -l --log-prefix=w -D ng="$NG" -D m="$M" -f "$WORK/upsert.sql" "$db" >/dev/null 2>&1) &
+  (cd "$d" && exec "$PGC_BINDIR/pgbench" -n -M prepared -c 1 -T 3600 -l --log-prefix=w -D ng="$NG" -D m="$M" -f "$WORK/upsert.sql" "$db" >/dev/null 2>&1) &
   local writer=$!
   LOAD="$reader $writer"
   sleep 3
@@ -101,35 +111,38 @@ step() {
   t1=$(date +%s.%N)
   sleep 3
   kill -TERM $reader $writer 2>/dev/null || true; wait $reader $writer 2>/dev/null || true; LOAD=""
-  # pgbench log: client txno latency_us script_no epoch_s epoch_us
+  # pgbench log: client txno latency_us script_no epoch_s epoch_us (a += 0:
+  # mawk compares -v values and fields against an unset variable as strings)
   local rmax wmax rn wn
-  read -r rmax rn < <(cat "$d"/r.* 2>/dev/null | awk -v a="$t0" -v b="$t1" '{ e = $5 + $6 / 1e6; s = e - $3 / 1e6; if (e >= a && s <= b) { n++; if ($3 > m) m = $3 } } END { printf "%.0f %d\n", m / 1000, n }')
-  read -r wmax wn < <(cat "$d"/w.* 2>/dev/null | awk -v a="$t0" -v b="$t1" '{ e = $5 + $6 / 1e6; s = e - $3 / 1e6; if (e >= a && s <= b) { n++; if ($3 > m) m = $3 } } END { printf "%.0f %d\n", m / 1000, n }')
+  read -r rmax rn < <(cat "$d"/r.* 2>/dev/null | awk -v a="$t0" -v b="$t1" 'BEGIN { a += 0; b += 0; m = 0 } { e = $5 + $6 / 1e6; s = e - $3 / 1e6; if (e >= a && s <= b) { n++; if ($3 + 0 > m) m = $3 + 0 } } END { printf "%.0f %d\n", m / 1000, n }')
+  read -r wmax wn < <(cat "$d"/w.* 2>/dev/null | awk -v a="$t0" -v b="$t1" 'BEGIN { a += 0; b += 0; m = 0 } { e = $5 + $6 / 1e6; s = e - $3 / 1e6; if (e >= a && s <= b) { n++; if ($3 + 0 > m) m = $3 + 0 } } END { printf "%.0f %d\n", m / 1000, n }')
   echo "$name|$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')|$rmax|$wmax|$rn|$wn" >> "$RES"
   echo "   $(tail -1 "$RES")"
 }
-locks_of_update() {  # the locks the update holds on cache_entries and its partitions (rolled back)
-  "${PSQL[@]}" -d "$1" <<'SQL'
+# update_noting_locks DB FILE: the update, and before its COMMIT the locks it
+# holds on cache_entries and its partitions (written to FILE)
+update_noting_locks() {
+  "${PSQL[@]}" -d "$1" -o "$2" <<'SQL'
 BEGIN;
 ALTER EXTENSION containers_vreg UPDATE;
 SELECT string_agg(DISTINCT l.mode, ', ' ORDER BY l.mode) FROM pg_locks l
  WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation'
    AND l.relation IN (SELECT 'containers_vreg.cache_entries'::regclass UNION ALL
                       SELECT inhrelid FROM pg_inherits WHERE inhparent = 'containers_vreg.cache_entries'::regclass);
-ROLLBACK;
+COMMIT;
 SQL
 }
 
 echo "== the update as it is"
-LOCKS_PLAIN=$(locks_of_update "$DB")
 step "ALTER EXTENSION containers_vreg UPDATE (builds the indexes)" "$DB" \
-  "${PSQL[@]}" -d "$DB" -c "ALTER EXTENSION containers_vreg UPDATE"
+  update_noting_locks "$DB" "$WORK/locks-plain"
 echo "== indexes built beforehand"
 step "psql -f scripts/prebuild-0.3.0-indexes.sql" "${DB}_pre" \
   "${PSQL[@]}" -d "${DB}_pre" -f scripts/prebuild-0.3.0-indexes.sql
-LOCKS_PRE=$(locks_of_update "${DB}_pre")
 step "then ALTER EXTENSION containers_vreg UPDATE" "${DB}_pre" \
-  "${PSQL[@]}" -d "${DB}_pre" -c "ALTER EXTENSION containers_vreg UPDATE"
+  update_noting_locks "${DB}_pre" "$WORK/locks-pre"
+LOCKS_PLAIN=$(cat "$WORK/locks-plain")
+LOCKS_PRE=$(cat "$WORK/locks-pre")
 
 MD=$OUT/upgrade-$SCALE.md
 {
@@ -144,3 +157,4 @@ MD=$OUT/upgrade-$SCALE.md
   echo "Locks the update holds on cache_entries and its partitions until it commits: $LOCKS_PLAIN (with the indexes built beforehand: $LOCKS_PRE)."
 } > "$MD"
 echo; cat "$MD"
+DONE=1
