@@ -186,6 +186,26 @@ check "warm pulls of all five images equal the direct copies" "$warm" ""
 check "warm pulls: no request reached either upstream (access logs)" \
   "$(e2e_requests_since up1 "$W1") $(e2e_requests_since up2 "$W2")" "0 0"
 
+# -- requests the service refuses; database errors give their connection back ------
+# each of these fails in the database (P0002 unknown group, 22023 bad path):
+# 20 of them, more than the request pool's 8 connections, then a pull
+codes=""
+for i in $(seq 1 10); do
+  codes+="$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$SVC/v2/virtual_registries/container/12345/1/a/manifests/latest") "
+  codes+="$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$SVC/v2/$VR/e2e/UPPER/manifests/latest") "
+done
+check "20 requests failing in the database (10 unknown group, 10 bad path) answer 404 and 400" \
+  "$(tr ' ' '\n' <<<"$codes" | grep . | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')" "400x10 404x10 "
+check "  their bodies: the database's messages" \
+  "$(curl -s -m 10 "http://$SVC/v2/virtual_registries/container/12345/1/a/manifests/latest") $(curl -s -m 10 "http://$SVC/v2/$VR/e2e/UPPER/manifests/latest")" \
+  '{"errors": [{"code": "NAME_UNKNOWN", "message": "registry 1 of group 12345 does not exist"}]} {"errors": [{"code": "NAME_INVALID", "message": "invalid request path: the repository name must be lowercase"}]}'
+docker_digest=$(sql "SELECT digest FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0")
+check "  then a pull still works: the manifest (200, its digest) and a pull with skopeo within 20 s" \
+  "$(curl -s -m 10 -D - -o /dev/null "http://$SVC/v2/$VR/e2e/docker/manifests/latest" | grep -iE '^(HTTP|docker-content-digest)' | tr -d '\r' | awk '{print $2}' | tr '\n' ' ')$(rm -rf "$E2E/pull/after-errors"; timeout 20 skopeo copy -q --src-tls-verify=false "docker://$SVC/$VR/e2e/docker:latest" "dir:$E2E/pull/after-errors" 2>&1; same_dirs "$E2E/pull/after-errors" "$E2E/direct/docker")" \
+  "200 $docker_digest same"
+check "  the service holds at most 16 connections of the request role (its request and read pools, 8 each)" \
+  "$([ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'e2e_request'")" -le 16 ] && echo "at most 16")" "at most 16"
+
 # -- order: position 1 first; position 2 with sealed credentials (fetcher role) --
 pull e2e/both:latest "$E2E/pull/both" >/dev/null; direct "$P1" e2e/both:latest "$E2E/direct/both" >/dev/null
 check "e2e/both (on both upstreams, different content) comes from position 1" "$(same_dirs "$E2E/pull/both" "$E2E/direct/both")" same
