@@ -218,6 +218,52 @@ a percent-encoded name: 400 NAME_INVALID|virtual_registries/container/42/1/e2e%2
 a percent-encoded reference: 400 NAME_INVALID|virtual_registries/container/42/1/e2e/docker/manifests/lat%65st|{"errors": [{"code": "NAME_INVALID", "message": "the repository name and reference must not be percent-encoded (OCI names and references never need a '%')"}]} 400
 CASES
 
+# an upstream whose Content-Type would inject a header (folded onto a second line)
+PF=$(e2e_free_port)
+cat > "$E2E/evil-upstream.py" <<'PY'
+import hashlib, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+BODY = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {}, "layers": []}'
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path != "/v2/e2e/evil/manifests/latest":
+            body = b"{}" if self.path == "/v2/" else b"not found"
+            self.send_response(200 if self.path == "/v2/" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n"
+                         b"Content-Type: application/vnd.oci.image.manifest.v1+json\r\n X-Evil: injected\r\n"
+                         b"Docker-Content-Digest: sha256:" + hashlib.sha256(BODY).hexdigest().encode() + b"\r\n"
+                         b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+"$PY" "$E2E/evil-upstream.py" "$PF" & E2E_PIDS+=($!)
+e2e_wait_http "http://127.0.0.1:$PF/v2/" 30 || not_ok "the fake upstream starts"
+sql "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (42, 3, 'e2e-evil');
+     INSERT INTO containers_vreg.upstreams (group_id, id, url, name, cache_validity_hours, credentials) VALUES
+       (42, 14, 'http://127.0.0.1:$PF', 'evil', 24, NULL);
+     SELECT containers_vreg.attach_upstream(42, 3, 14);" >/dev/null || not_ok "group 42: registry 3 with the fake upstream"
+resp=$(curl -s -m 10 -D - "http://$SVC/v2/virtual_registries/container/42/3/e2e/evil/manifests/latest" | tr -d '\r')
+check "an upstream Content-Type with CR/LF: 502 with a clear message, no X-Evil header" \
+  "$(head -1 <<<"$resp" | awk '{print $2}') $(grep -ci '^x-evil' <<<"$resp") $(tail -1 <<<"$resp")" \
+  '502 0 {"errors": [{"code": "UNSUPPORTED", "message": "the upstream sent an invalid Content-Type (not a media type of at most 255 printable bytes); nothing was cached"}]}'
+check "  nothing is cached (no entry, no lease, no object, no temporary file)" \
+  "$(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 42 AND upstream_id = 14") $(sql "SELECT count(*) FROM containers_vreg.fetch_leases WHERE group_id = 42 AND upstream_id = 14") $(find "$E2E/objects/groups/42/upstreams/14" -type f 2>/dev/null | wc -l) $(ls -A "$E2E/objects/.tmp" | wc -l)" \
+  "0 0 0 0"
+# a media type stored with CR/LF (before the service checked it) is never sent back
+docker_type=$(sql "SELECT content_type FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0")
+sql "UPDATE containers_vreg.cache_entries SET content_type = E'application/json\r\nX-Evil: injected' WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0" >/dev/null
+resp=$(curl -s -m 10 -D - "http://$SVC/v2/$VR/e2e/docker/manifests/latest" | tr -d '\r')
+check "a stored media type with CR/LF: 502, no X-Evil header" \
+  "$(head -1 <<<"$resp" | awk '{print $2}') $(grep -ci '^x-evil' <<<"$resp") $(tail -1 <<<"$resp")" \
+  '502 0 {"errors": [{"code": "UNSUPPORTED", "message": "the cached entry'"'"'s media type is invalid"}]}'
+sql "UPDATE containers_vreg.cache_entries SET content_type = '$docker_type' WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0" >/dev/null
+
 # -- order: position 1 first; position 2 with sealed credentials (fetcher role) --
 pull e2e/both:latest "$E2E/pull/both" >/dev/null; direct "$P1" e2e/both:latest "$E2E/direct/both" >/dev/null
 check "e2e/both (on both upstreams, different content) comes from position 1" "$(same_dirs "$E2E/pull/both" "$E2E/direct/both")" same
