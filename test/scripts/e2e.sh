@@ -264,6 +264,19 @@ check "a stored media type with CR/LF: 502, no X-Evil header" \
   '502 0 {"errors": [{"code": "UNSUPPORTED", "message": "the cached entry'"'"'s media type is invalid"}]}'
 sql "UPDATE containers_vreg.cache_entries SET content_type = '$docker_type' WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0" >/dev/null
 
+# the worker compacts the usage counters (compact_usage) on its first pass and
+# every --compact-interval seconds
+e2e_service_stop
+usage_rows() { sql "SELECT count(*) FROM containers_vreg.usage_deltas"; }
+deltas=$(usage_rows)
+usage=$(sql "SELECT * FROM containers_vreg.group_usage(42)")
+e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+  || not_ok "the service restarts"
+for i in $(seq 1 40); do [ "$(usage_rows)" -le 1 ] && break; sleep 0.25; done
+check "after a worker pass: the usage deltas are compacted to one row (upstream 11's: the only one with entries so far); group_usage unchanged" \
+  "$([ "$deltas" -gt 1 ] && echo "more before") $(usage_rows) $([ "$(sql "SELECT * FROM containers_vreg.group_usage(42)")" = "$usage" ] && echo same)" \
+  "more before 1 same"
+
 # -- order: position 1 first; position 2 with sealed credentials (fetcher role) --
 pull e2e/both:latest "$E2E/pull/both" >/dev/null; direct "$P1" e2e/both:latest "$E2E/direct/both" >/dev/null
 check "e2e/both (on both upstreams, different content) comes from position 1" "$(same_dirs "$E2E/pull/both" "$E2E/direct/both")" same
