@@ -186,6 +186,97 @@ check "warm pulls of all five images equal the direct copies" "$warm" ""
 check "warm pulls: no request reached either upstream (access logs)" \
   "$(e2e_requests_since up1 "$W1") $(e2e_requests_since up2 "$W2")" "0 0"
 
+# -- requests the service refuses; database errors give their connection back ------
+# each of these fails in the database (P0002 unknown group, 22023 bad path):
+# 20 of them, more than the request pool's 8 connections, then a pull
+codes=""
+for i in $(seq 1 10); do
+  codes+="$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$SVC/v2/virtual_registries/container/12345/1/a/manifests/latest") "
+  codes+="$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$SVC/v2/$VR/e2e/UPPER/manifests/latest") "
+done
+check "20 requests failing in the database (10 unknown group, 10 bad path) answer 404 and 400" \
+  "$(tr ' ' '\n' <<<"$codes" | grep . | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')" "400x10 404x10 "
+check "  their bodies: the database's messages" \
+  "$(curl -s -m 10 "http://$SVC/v2/virtual_registries/container/12345/1/a/manifests/latest") $(curl -s -m 10 "http://$SVC/v2/$VR/e2e/UPPER/manifests/latest")" \
+  '{"errors": [{"code": "NAME_UNKNOWN", "message": "registry 1 of group 12345 does not exist"}]} {"errors": [{"code": "NAME_INVALID", "message": "invalid request path: the repository name must be lowercase"}]}'
+docker_digest=$(sql "SELECT digest FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0")
+check "  then a pull still works: the manifest (200, its digest) and a pull with skopeo within 20 s" \
+  "$(curl -s -m 10 -D - -o /dev/null "http://$SVC/v2/$VR/e2e/docker/manifests/latest" | grep -iE '^(HTTP|docker-content-digest)' | tr -d '\r' | awk '{print $2}' | tr '\n' ' ')$(rm -rf "$E2E/pull/after-errors"; timeout 20 skopeo copy -q --src-tls-verify=false "docker://$SVC/$VR/e2e/docker:latest" "dir:$E2E/pull/after-errors" 2>&1; same_dirs "$E2E/pull/after-errors" "$E2E/direct/docker")" \
+  "200 $docker_digest same"
+check "  the service holds at most 16 connections of the request role (its request and read pools, 8 each)" \
+  "$([ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'e2e_request'")" -le 16 ] && echo "at most 16")" "at most 16"
+
+# ids beyond bigint and percent-encoded paths are refused by the service:
+# DESCRIPTION|PATH AFTER /v2/|BODY AND STATUS
+while IFS='|' read -r what path want; do
+  check "$what" "$(curl -s -m 10 -w ' %{http_code}' "http://$SVC/v2/$path")" "$want"
+done <<'CASES'
+a group id beyond 64 bits: 404 NAME_UNKNOWN naming it|virtual_registries/container/99999999999999999999/1/e2e/docker/manifests/latest|{"errors": [{"code": "NAME_UNKNOWN", "message": "no such group: the group id 99999999999999999999 is not a 64-bit integer"}]} 404
+a registry id of 2^63: 404 NAME_UNKNOWN naming it|virtual_registries/container/42/9223372036854775808/e2e/docker/manifests/latest|{"errors": [{"code": "NAME_UNKNOWN", "message": "no such registry: the registry id 9223372036854775808 is not a 64-bit integer"}]} 404
+a registry id of 2^63 - 1 reaches the database: 404 NAME_UNKNOWN|virtual_registries/container/42/9223372036854775807/e2e/docker/manifests/latest|{"errors": [{"code": "NAME_UNKNOWN", "message": "registry 9223372036854775807 of group 42 does not exist"}]} 404
+a percent-encoded name: 400 NAME_INVALID|virtual_registries/container/42/1/e2e%2Fdocker/manifests/latest|{"errors": [{"code": "NAME_INVALID", "message": "the repository name and reference must not be percent-encoded (OCI names and references never need a '%')"}]} 400
+a percent-encoded reference: 400 NAME_INVALID|virtual_registries/container/42/1/e2e/docker/manifests/lat%65st|{"errors": [{"code": "NAME_INVALID", "message": "the repository name and reference must not be percent-encoded (OCI names and references never need a '%')"}]} 400
+CASES
+
+# an upstream whose Content-Type would inject a header (folded onto a second line)
+PF=$(e2e_free_port)
+cat > "$E2E/evil-upstream.py" <<'PY'
+import hashlib, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+BODY = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {}, "layers": []}'
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path != "/v2/e2e/evil/manifests/latest":
+            body = b"{}" if self.path == "/v2/" else b"not found"
+            self.send_response(200 if self.path == "/v2/" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n"
+                         b"Content-Type: application/vnd.oci.image.manifest.v1+json\r\n X-Evil: injected\r\n"
+                         b"Docker-Content-Digest: sha256:" + hashlib.sha256(BODY).hexdigest().encode() + b"\r\n"
+                         b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+    def log_message(self, *args):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+"$PY" "$E2E/evil-upstream.py" "$PF" & E2E_PIDS+=($!)
+e2e_wait_http "http://127.0.0.1:$PF/v2/" 30 || not_ok "the fake upstream starts"
+sql "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (42, 3, 'e2e-evil');
+     INSERT INTO containers_vreg.upstreams (group_id, id, url, name, cache_validity_hours, credentials) VALUES
+       (42, 14, 'http://127.0.0.1:$PF', 'evil', 24, NULL);
+     SELECT containers_vreg.attach_upstream(42, 3, 14);" >/dev/null || not_ok "group 42: registry 3 with the fake upstream"
+resp=$(curl -s -m 10 -D - "http://$SVC/v2/virtual_registries/container/42/3/e2e/evil/manifests/latest" | tr -d '\r')
+check "an upstream Content-Type with CR/LF: 502 with a clear message, no X-Evil header" \
+  "$(head -1 <<<"$resp" | awk '{print $2}') $(grep -ci '^x-evil' <<<"$resp") $(tail -1 <<<"$resp")" \
+  '502 0 {"errors": [{"code": "UNSUPPORTED", "message": "the upstream sent an invalid Content-Type (not a media type of at most 255 printable bytes); nothing was cached"}]}'
+check "  nothing is cached (no entry, no lease, no object, no temporary file)" \
+  "$(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 42 AND upstream_id = 14") $(sql "SELECT count(*) FROM containers_vreg.fetch_leases WHERE group_id = 42 AND upstream_id = 14") $(find "$E2E/objects/groups/42/upstreams/14" -type f 2>/dev/null | wc -l) $(ls -A "$E2E/objects/.tmp" | wc -l)" \
+  "0 0 0 0"
+# a media type stored with CR/LF (before the service checked it) is never sent back
+docker_type=$(sql "SELECT content_type FROM containers_vreg.cache_entries WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0")
+sql "UPDATE containers_vreg.cache_entries SET content_type = E'application/json\r\nX-Evil: injected' WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0" >/dev/null
+resp=$(curl -s -m 10 -D - "http://$SVC/v2/$VR/e2e/docker/manifests/latest" | tr -d '\r')
+check "a stored media type with CR/LF: 502, no X-Evil header" \
+  "$(head -1 <<<"$resp" | awk '{print $2}') $(grep -ci '^x-evil' <<<"$resp") $(tail -1 <<<"$resp")" \
+  '502 0 {"errors": [{"code": "UNSUPPORTED", "message": "the cached entry'"'"'s media type is invalid"}]}'
+sql "UPDATE containers_vreg.cache_entries SET content_type = '$docker_type' WHERE group_id = 42 AND relative_path = '/e2e/docker/manifests/latest' AND status = 0" >/dev/null
+
+# the worker compacts the usage counters (compact_usage) on its first pass and
+# every --compact-interval seconds
+e2e_service_stop
+usage_rows() { sql "SELECT count(*) FROM containers_vreg.usage_deltas"; }
+deltas=$(usage_rows)
+usage=$(sql "SELECT * FROM containers_vreg.group_usage(42)")
+e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+  || not_ok "the service restarts"
+for i in $(seq 1 40); do [ "$(usage_rows)" -le 1 ] && break; sleep 0.25; done
+check "after a worker pass: the usage deltas are compacted to one row (upstream 11's: the only one with entries so far); group_usage unchanged" \
+  "$([ "$deltas" -gt 1 ] && echo "more before") $(usage_rows) $([ "$(sql "SELECT * FROM containers_vreg.group_usage(42)")" = "$usage" ] && echo same)" \
+  "more before 1 same"
+
 # -- order: position 1 first; position 2 with sealed credentials (fetcher role) --
 pull e2e/both:latest "$E2E/pull/both" >/dev/null; direct "$P1" e2e/both:latest "$E2E/direct/both" >/dev/null
 check "e2e/both (on both upstreams, different content) comes from position 1" "$(same_dirs "$E2E/pull/both" "$E2E/direct/both")" same
