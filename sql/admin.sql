@@ -3,6 +3,13 @@
 -- UPDATE and DELETE they run; every refused call leaves the tables unchanged.
 \set VERBOSITY terse
 SELECT vreg_test.reset();
+-- The tests after this one name rows by the ids the sequences give them:
+-- every sequence is put back at the end as it is now.
+CREATE TEMP TABLE admin_sequences AS
+  SELECT 'containers_vreg.registries_id_seq'::regclass AS seq, last_value, is_called FROM containers_vreg.registries_id_seq
+  UNION ALL SELECT 'containers_vreg.upstreams_id_seq', last_value, is_called FROM containers_vreg.upstreams_id_seq
+  UNION ALL SELECT 'containers_vreg.registry_upstreams_id_seq', last_value, is_called FROM containers_vreg.registry_upstreams_id_seq
+  UNION ALL SELECT 'containers_vreg.cache_entries_id_seq', last_value, is_called FROM containers_vreg.cache_entries_id_seq;
 
 -- 1. create_registry: the id of the inserted row.
 SELECT containers_vreg.create_registry(7, 'containers', 'images of group 7') AS r1 \gset
@@ -187,3 +194,5 @@ REVOKE ALL ON FUNCTION containers_vreg.create_registry(bigint, text, text),
 DROP ROLE vreg_admin_t;
 
 SELECT vreg_test.reset();
+SELECT count(setval(seq, last_value, is_called)) AS sequences_restored FROM admin_sequences;
+DROP TABLE admin_sequences;
