@@ -77,7 +77,7 @@ $(OBJS): $(wildcard $(srcdir)/src/*.h)
 # containers_vreg.keyring_file to name a keyring with keys 1 and 2 (a setting
 # that only postgresql.conf can change). On a server without one they are left
 # out, and installcheck says so; make test always has one.
-KEYRING_REGRESS = credentials credentials_plaintext hardening hostile_input limits trigger_guard
+KEYRING_REGRESS = admin credentials credentials_plaintext hardening hostile_input limits trigger_guard
 KEYRING_MISSING = $(eval KEYRING_MISSING := $$(shell bash $(srcdir)/scripts/installcheck_keyring.sh '$(bindir)/psql'))$(KEYRING_MISSING)
 ifneq ($(origin REGRESS),command line)
 installcheck: REGRESS = $(if $(KEYRING_MISSING),$(filter-out $(KEYRING_REGRESS),$(ALL_REGRESS)),$(ALL_REGRESS))

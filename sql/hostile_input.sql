@@ -74,7 +74,11 @@ INSERT INTO hostile_t.covered VALUES
   ('containers_vreg.begin_fetch(bigint,bigint,text,bigint,interval)'),
   ('containers_vreg.release_fetch(bigint,bigint,text)'),
   ('containers_vreg.store_cache_entry(bigint,bigint,text,text,bigint,bytea,text,text,text,bytea,text)'),
-  ('containers_vreg.unreferenced_objects(bigint,text[])');
+  ('containers_vreg.unreferenced_objects(bigint,text[])'),
+  ('containers_vreg.create_registry(bigint,text,text)'),
+  ('containers_vreg.create_upstream(bigint,text,text,text,smallint,jsonb)'),
+  ('containers_vreg.update_upstream(bigint,bigint,text,text,text,smallint,jsonb,boolean)'),
+  ('containers_vreg.delete_upstream(bigint,bigint)');
 SELECT p.oid::regprocedure AS not_covered
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -155,7 +159,13 @@ INSERT INTO hostile_t.calls VALUES
   ('store_cache_entry', 'upstream_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, %s, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
   ('store_cache_entry', 'size', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', %s, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
   ('lock_group_usage', 'group_id', 'bigint', 'SELECT containers_vreg.lock_group_usage(%s)'),
-  ('unreferenced_objects', 'group_id', 'bigint', 'SELECT string_agg(k, '' '') FROM containers_vreg.unreferenced_objects(%s, ARRAY[''groups/1/e3001'', ''groups/1/x'']) k');
+  ('unreferenced_objects', 'group_id', 'bigint', 'SELECT string_agg(k, '' '') FROM containers_vreg.unreferenced_objects(%s, ARRAY[''groups/1/e3001'', ''groups/1/x'']) k'),
+  ('create_registry', 'group_id', 'bigint', 'SELECT containers_vreg.create_registry(%s, ''hostile'') IS NOT NULL'),
+  ('create_upstream', 'group_id', 'bigint', 'SELECT containers_vreg.create_upstream(%s, ''https://quay.io'') IS NOT NULL'),
+  ('update_upstream', 'group_id', 'bigint', 'SELECT containers_vreg.update_upstream(%s, 2002, name => ''x'')'),
+  ('update_upstream', 'upstream_id', 'bigint', 'SELECT containers_vreg.update_upstream(1, %s, name => ''x'')'),
+  ('delete_upstream', 'group_id', 'bigint', 'SELECT containers_vreg.delete_upstream(%s, 2002)'),
+  ('delete_upstream', 'upstream_id', 'bigint', 'SELECT containers_vreg.delete_upstream(1, %s)');
 
 -- A scratch hash-partitioned table without partitions for create_hash_partitions.
 CREATE TABLE hostile_t.hp (k bigint) PARTITION BY HASH (k);
@@ -206,7 +216,13 @@ SELECT a.fn, hostile_t.try(a.stmt) AS result
     (14, 'claim_fetch', $$SELECT containers_vreg.claim_fetch(1, 2001, repeat('a', 1048576))$$),
     (15, 'lifecycle_check_not_null argname', $$SELECT containers_vreg.lifecycle_check_not_null(NULL::text, repeat('n', 1048576))$$),
     (16, 'lifecycle_check_not_null value', $$SELECT containers_vreg.lifecycle_check_not_null(repeat('v', 1048576), 'v')$$),
-    (17, 'unreferenced_objects key', $$SELECT count(*) FROM containers_vreg.unreferenced_objects(1, ARRAY['groups/1/' || repeat('k', 1048576)])$$))
+    (17, 'unreferenced_objects key', $$SELECT count(*) FROM containers_vreg.unreferenced_objects(1, ARRAY['groups/1/' || repeat('k', 1048576)])$$),
+    (18, 'create_registry name', $$SELECT containers_vreg.create_registry(1, repeat('n', 1048576))$$),
+    (19, 'create_registry description', $$SELECT containers_vreg.create_registry(1, 'n', repeat('d', 1048576))$$),
+    (20, 'create_upstream url', $$SELECT containers_vreg.create_upstream(1, 'https://' || repeat('a', 1048576))$$),
+    (21, 'create_upstream name', $$SELECT containers_vreg.create_upstream(1, 'https://quay.io', repeat('n', 1048576))$$),
+    (22, 'update_upstream url', $$SELECT containers_vreg.update_upstream(1, 2002, url => 'https://' || repeat('a', 1048576))$$),
+    (23, 'update_upstream description', $$SELECT containers_vreg.update_upstream(1, 2001, description => repeat('d', 1048576))$$))
     AS a(n, fn, stmt)
  ORDER BY a.n;
 SELECT vreg_test.state() = :'s0' AS unchanged_after_1mb;

@@ -10,7 +10,8 @@
 -- owns the group: cache_entry_shard(group_id, 1024), which PL/Proxy masks with (shards - 1),
 -- equals cache_entry_shard(group_id, shards) for any power-of-two cluster of
 -- up to 1024 shards, so this file does not depend on the shard count.
--- Partition pN of the server is shard N.
+-- Partition pN of the server is shard N. Every target is a function of the
+-- extension, so a shard needs CREATE EXTENSION containers_vreg and nothing else.
 
 CREATE SCHEMA IF NOT EXISTS vreg_router;
 REVOKE ALL ON SCHEMA vreg_router FROM PUBLIC;
@@ -138,12 +139,13 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT coalesce(sum(n), 0)::bigint FROM vreg_router.prune_fetch_leases_on_each_shard() AS n
 $$;
 
--- admin (shard side: sql/router/containers_vreg_shard.sql) ---------------------
+-- registries and upstreams: the extension's own functions (SECURITY INVOKER on
+-- the shard: the table privileges of the role the router connects as decide)
 CREATE OR REPLACE FUNCTION vreg_router.create_registry(group_id bigint, name text, description text DEFAULT NULL)
 RETURNS bigint LANGUAGE plproxy AS $$
   CLUSTER 'vreg';
   RUN ON vreg_router.shard_of(group_id);
-  TARGET vreg_shard.create_registry;
+  TARGET containers_vreg.create_registry;
 $$;
 
 CREATE OR REPLACE FUNCTION vreg_router.create_upstream(group_id bigint, url text, name text DEFAULT '',
@@ -151,7 +153,24 @@ CREATE OR REPLACE FUNCTION vreg_router.create_upstream(group_id bigint, url text
 RETURNS bigint LANGUAGE plproxy AS $$
   CLUSTER 'vreg';
   RUN ON vreg_router.shard_of(group_id);
-  TARGET vreg_shard.create_upstream;
+  TARGET containers_vreg.create_upstream;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.update_upstream(group_id bigint, upstream_id bigint,
+  url text DEFAULT NULL, name text DEFAULT NULL, description text DEFAULT NULL,
+  cache_validity_hours smallint DEFAULT NULL, credentials jsonb DEFAULT NULL,
+  clear_credentials boolean DEFAULT false)
+RETURNS void LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.update_upstream;
+$$;
+
+CREATE OR REPLACE FUNCTION vreg_router.delete_upstream(group_id bigint, upstream_id bigint)
+RETURNS boolean LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.delete_upstream;
 $$;
 
 -- upstream order and registry deletion: the extension's own functions
@@ -199,13 +218,6 @@ RETURNS jsonb LANGUAGE plproxy AS $$
   CLUSTER 'vreg';
   RUN ON vreg_router.shard_of(group_id);
   TARGET containers_vreg.upstream_credentials;
-$$;
-
-CREATE OR REPLACE FUNCTION vreg_router.delete_upstream(group_id bigint, upstream_id bigint)
-RETURNS boolean LANGUAGE plproxy AS $$
-  CLUSTER 'vreg';
-  RUN ON vreg_router.shard_of(group_id);
-  TARGET vreg_shard.delete_upstream;
 $$;
 
 DO $$

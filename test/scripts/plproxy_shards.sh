@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Scale-out with PL/Proxy (docs/design.md, "Partitions and scale"; README "routing"): two shard
-# servers (normal installs of containers_vreg plus sql/router/containers_vreg_shard.sql)
-# and a router server (plproxy + sql/router/containers_vreg_router.sql), each
+# servers (normal installs of containers_vreg, nothing else) and a router server (plproxy + sql/router/containers_vreg_router.sql), each
 # a throwaway cluster on a free loopback port. Groups are created and a pull
 # trace is replayed through the router, and the same through one single
 # server; then every group's rows must be on exactly one shard, the one
@@ -69,13 +68,13 @@ die() { echo "Bail out! $*"; exit 1; }
 mkdir -p "$BASE"
 for s in s0 s1 router; do start_server "$s" || die "could not start server $s"; done
 
-# Shards: a normal install, plus the admin functions the router forwards.
-# The single-server reference is another database on s0, set up the same way.
+# Shards: a normal install and nothing else (every function the router
+# forwards is the extension's). The single-server reference is another
+# database on s0, set up the same way.
 for target in "s0 vreg" "s1 vreg" "s0 single"; do
   set -- $target
   sq "$1" postgres -c "CREATE DATABASE $2" || die "createdb $2 on $1"
-  sq "$1" "$2" -c "CREATE EXTENSION containers_vreg" -f sql/router/containers_vreg_shard.sql \
-    || die "shard set-up of $2 on $1"
+  sq "$1" "$2" -c "CREATE EXTENSION containers_vreg" || die "shard set-up of $2 on $1"
 done
 
 # Router: plproxy, the extension (row types and cache_entry_shard; its tables
@@ -93,7 +92,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER vreg;
 SQL
 
 # The driver, in the router database (API = vreg_router) and in the single
-# database (API = containers_vreg, admin = vreg_shard).
+# database (API = containers_vreg): the same calls in another schema.
 driver_sql() {
 cat <<'SQL'
 CREATE SCHEMA vreg_trace;
@@ -191,7 +190,7 @@ done
 
 # 1. admin calls through the router
 if sq router router -c "SELECT vreg_trace.setup('vreg_router', 'vreg_router', '$groups_array')" >/dev/null &&
-   sq s0 single -c "SELECT vreg_trace.setup('vreg_shard', 'containers_vreg', '$groups_array')" >/dev/null; then
+   sq s0 single -c "SELECT vreg_trace.setup('containers_vreg', 'containers_vreg', '$groups_array')" >/dev/null; then
   ok "registries, upstreams and links created through the router for ${GROUPS_LIST// /, }"
 else
   nok "admin calls through the router"
@@ -281,10 +280,7 @@ else
   else nok "credentials across shards"; fi
 fi
 
-# 7. the reference service's calls (test/e2e/registry-service) through the
-#    router: each goes to the shard that owns the group and returns what that
-#    shard's own function returns. The direct call runs first, on the owning
-#    shard, in a transaction that is rolled back; then the router's call.
+# helpers of sections 7 and 8
 direct() {  # $1: shard, $2: SQL: its result, rolled back
   sq "$1" vreg -c "BEGIN" -c "$2" -c "ROLLBACK"
 }
@@ -292,10 +288,99 @@ routed() { sq router router -c "$1"; }
 is() {  # description, expected, got
   if [ "$3" = "$2" ]; then ok "$1"; else nok "$1"; echo "#   expected: $2"; echo "#   got:      $3"; fi
 }
-same() {  # description, expected, direct result, router result
+same() {  # description, expected, direct (or one-server) result, router (or shard) result
   if [ "$3" = "$2" ] && [ "$4" = "$2" ]; then ok "$1"
-  else nok "$1"; echo "#   expected:        $2"; echo "#   on the shard:    $3"; echo "#   through router:  $4"; fi
+  else nok "$1"; echo "#   expected:        $2"; echo "#   directly:        $3"; echo "#   routed:          $4"; fi
 }
+
+# 7. the admin calls: each one through the router lands on the shard that
+#    owns the group (its rows appear there and nowhere else) and returns
+#    exactly what the same call returns on one server (the single database):
+#    ids are each server's next sequence value, refusals the same SQLSTATE,
+#    rows alike. Two fresh groups, one on each shard.
+on_single() { sq s0 single -c "$1"; }
+state_or_err() {  # server db sql: the result, or the SQLSTATE of its error
+  local out
+  if out=$(sq "$1" "$2" -c "\\set VERBOSITY verbose" -c "$3" 2>&1); then echo "$out"
+  else sed -n 's/^ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' <<<"$out" | head -1; fi
+}
+next_id() {  # server db sequence: the id its next nextval returns
+  sq "$1" "$2" -c "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM containers_vreg.$3"
+}
+admin_both() {  # description, expected, SQL with API for the schema: through the router and on one server
+  local r1 r2
+  r1=$(state_or_err router router "${3//API/vreg_router}")
+  r2=$(state_or_err s0 single "${3//API/containers_vreg}")
+  if [ "$r1" = "$2" ] && [ "$r2" = "$2" ]; then ok "$1"
+  else nok "$1"; echo "#   expected:         $2"; echo "#   through router:   $r1"; echo "#   on one server:    $r2"; fi
+}
+declare -A AG
+for g in $(seq 7000 7040); do
+  sh=$(sq s0 vreg -c "SELECT containers_vreg.cache_entry_shard($g, $SHARDS)")
+  [ -z "${AG[$sh]:-}" ] && AG[$sh]=$g
+done
+upstream_row="SELECT concat_ws('|', url, name, coalesce(description, '-'), cache_validity_hours, credentials IS NOT NULL) FROM containers_vreg.upstreams"
+for sh in 0 1; do
+  g=${AG[$sh]} other=s$((1 - sh))
+  rows_other="SELECT (SELECT count(*) FROM containers_vreg.registries WHERE group_id = $g) + (SELECT count(*) FROM containers_vreg.upstreams WHERE group_id = $g)"
+  want="$(next_id "s$sh" vreg registries_id_seq) $(next_id s0 single registries_id_seq)"
+  same "create_registry, group $g (shard $sh): the owning shard's next registry id through the router, the single server's on one server" \
+    "$want" "$want" \
+    "$(routed "SELECT vreg_router.create_registry($g, 'admin', 'first')") $(on_single "SELECT containers_vreg.create_registry($g, 'admin', 'first')")"
+  want="$(next_id "s$sh" vreg upstreams_id_seq) $(next_id s0 single upstreams_id_seq)"
+  cred="'{\"username\": \"admin$g\", \"password\": \"AdminSecret$g\"}'"
+  same "create_upstream with credentials, group $g: the owning shard's next upstream id, the single server's" \
+    "$want" "$want" \
+    "$(routed "SELECT vreg_router.create_upstream($g, 'https://ghcr.io', 'ghcr', 'first', 12::smallint, $cred)") $(on_single "SELECT containers_vreg.create_upstream($g, 'https://ghcr.io', 'ghcr', 'first', 12::smallint, $cred)")"
+  UR=$(sq "s$sh" vreg -c "SELECT id FROM containers_vreg.upstreams WHERE group_id = $g")
+  US=$(on_single "SELECT id FROM containers_vreg.upstreams WHERE group_id = $g")
+  RR=$(sq "s$sh" vreg -c "SELECT id FROM containers_vreg.registries WHERE group_id = $g")
+  RS=$(on_single "SELECT id FROM containers_vreg.registries WHERE group_id = $g")
+  same "  the rows are on shard $sh only, sealed there (the owner opens them), as on one server" \
+    "admin|first 0|https://ghcr.io|ghcr|first|12|t|admin$g" \
+    "$(on_single "SELECT name || '|' || description FROM containers_vreg.registries WHERE group_id = $g") 0|$(on_single "$upstream_row WHERE group_id = $g")|$(on_single "SELECT containers_vreg.upstream_credentials($g, $US)->>'username'")" \
+    "$(sq "s$sh" vreg -c "SELECT name || '|' || description FROM containers_vreg.registries WHERE group_id = $g") $(sq "$other" vreg -c "$rows_other")|$(sq "s$sh" vreg -c "$upstream_row WHERE group_id = $g")|$(sq "s$sh" vreg -c "SELECT containers_vreg.upstream_credentials($g, $UR)->>'username'")"
+  before_shard=$(group_state_sql "$g" | sq "s$sh" vreg); before_single=$(group_state_sql "$g" | sq s0 single)
+  admin_both "  refused alike, group $g: a duplicate registry name (23505)" 23505 "SELECT API.create_registry($g, 'admin')"
+  admin_both "  refused alike, group $g: a blank registry name (23514)" 23514 "SELECT API.create_registry($g, ' ')"
+  admin_both "  refused alike, group $g: an ftp url (23514)" 23514 "SELECT API.create_upstream($g, 'ftp://ghcr.io')"
+  admin_both "  refused alike, group $g: a local url (23514)" 23514 "SELECT API.create_upstream($g, 'http://127.0.0.1:5000')"
+  admin_both "  refused alike, group $g: the same url and credentials again (23505)" 23505 "SELECT API.create_upstream($g, 'https://ghcr.io', 'again', NULL, 24::smallint, $cred)"
+  admin_both "  refused alike, group $g: update of an upstream the group does not have (P0002)" P0002 "SELECT API.update_upstream($g, -1, name => 'x')"
+  admin_both "  refused alike, group $g: credentials and clear_credentials together (22023)" 22023 "SELECT API.update_upstream($g, -1, credentials => $cred, clear_credentials => true)"
+  same "  and nothing changed, on the shard and on one server" "$before_single" \
+    "$(group_state_sql "$g" | sq s0 single)" "$(group_state_sql "$g" | sq "s$sh" vreg)"
+  [ "$before_shard" = "$before_single" ] || nok "group $g: shard and single server differ before the refusals"
+  admin_upd() {  # description, expected row, named arguments
+    local r1 r2
+    routed "SELECT vreg_router.update_upstream($g, $UR, $3)" >/dev/null
+    on_single "SELECT containers_vreg.update_upstream($g, $US, $3)" >/dev/null
+    same "$1" "$2" "$(on_single "$upstream_row WHERE group_id = $g")" "$(sq "s$sh" vreg -c "$upstream_row WHERE group_id = $g")"
+  }
+  admin_upd "update_upstream, group $g: name and validity set, the rest kept (credentials too)" \
+    "https://ghcr.io|renamed|first|6|t" "name => 'renamed', cache_validity_hours => 6::smallint"
+  admin_upd "  a url change clears the credentials, as the table's trigger does" \
+    "https://quay.io|renamed|first|6|f" "url => 'https://quay.io'"
+  admin_upd "  new credentials with a url change are kept" \
+    "https://ghcr.io|renamed|first|6|t" "url => 'https://ghcr.io', credentials => $cred"
+  admin_upd "  clear_credentials clears them, description '' is stored" \
+    "https://ghcr.io|renamed||6|f" "description => '', clear_credentials => true"
+  routed "SELECT vreg_router.attach_upstream($g, $RR, $UR)" >/dev/null
+  on_single "SELECT containers_vreg.attach_upstream($g, $RS, $US)" >/dev/null
+  same "delete_upstream, group $g: true, then false; its link is gone on shard $sh, as on one server" \
+    "t f 0 0" \
+    "$(on_single "SELECT containers_vreg.delete_upstream($g, $US)") $(on_single "SELECT containers_vreg.delete_upstream($g, $US)") $(on_single "SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $g") 0" \
+    "$(routed "SELECT vreg_router.delete_upstream($g, $UR)") $(routed "SELECT vreg_router.delete_upstream($g, $UR)") $(sq "s$sh" vreg -c "SELECT count(*) FROM containers_vreg.registry_upstreams WHERE group_id = $g") $(sq "$other" vreg -c "$rows_other")"
+  for i in 2 3 4 5; do routed "SELECT vreg_router.create_registry($g, 'r$i')" >/dev/null; on_single "SELECT containers_vreg.create_registry($g, 'r$i')" >/dev/null; done
+  admin_both "  a 6th registry of group $g is refused alike (23514)" 23514 "SELECT API.create_registry($g, 'sixth')"
+  same "  group $g's rows on shard $sh equal the single server's" \
+    "$(group_state_sql "$g" | sq s0 single)" "$(group_state_sql "$g" | sq s0 single)" "$(group_state_sql "$g" | sq "s$sh" vreg)"
+done
+
+# 8. the reference service's calls (test/e2e/registry-service) through the
+#    router: each goes to the shard that owns the group and returns what that
+#    shard's own function returns. The direct call runs first, on the owning
+#    shard, in a transaction that is rolled back; then the router's call.
 if [ "$has_request_path" != t ] || [ "$(sq s0 vreg -c "SELECT to_regproc('containers_vreg.store_cache_entry') IS NOT NULL")" != t ]; then
   skip "request path not installed: the service's calls through the router"
 else
@@ -366,7 +451,7 @@ else
     "$(routed "SELECT vreg_router.prune_fetch_leases()")"
 fi
 
-# 8. the reference service itself, its database the router (--schema
+# 9. the reference service itself, its database the router (--schema
 #    vreg_router: the same calls, in the router's schema): real pulls from a
 #    docker-registry upstream on loopback, for a group on each shard.
 tools=yes

@@ -87,6 +87,22 @@ expect "vreg_admin cannot open credentials" "$(as vreg_admin "SELECT containers_
 expect "vreg_admin attaches an upstream" "$(as vreg_admin "SELECT containers_vreg.attach_upstream(1, 10, 21)")" "2"
 expect "vreg_admin moves it first" "$(as vreg_admin "SELECT containers_vreg.move_upstream(1, 10, 21, 1)")" "1"
 expect "vreg_admin's plain DML still meets the rules (6th registry)" "$(as vreg_admin "INSERT INTO containers_vreg.registries (group_id, name) SELECT 1, 'r' || g FROM generate_series(1, 4) g")" "23514"
+# admin functions (SECURITY INVOKER): the README's column grants decide
+expect "vreg_admin: create_registry" "$(as vreg_admin "SELECT containers_vreg.create_registry(2, 'by function') > 0")" "t"
+expect "vreg_admin: create_upstream with credentials" "$(as vreg_admin "SELECT containers_vreg.create_upstream(2, 'https://quay.io', 'quay', NULL, 24::smallint, '{\"username\": \"u\", \"password\": \"RolesCanary-3\"}') > 0")" "t"
+u2=$("${PSQL[@]}" -d "$DB" -c "SELECT id FROM containers_vreg.upstreams WHERE group_id = 2")
+expect "  its credentials are sealed at rest" "$("${PSQL[@]}" -d "$DB" -c "SELECT credentials ? 'ct' AND credentials::text NOT LIKE '%RolesCanary-3%' FROM containers_vreg.upstreams WHERE group_id = 2")" "t"
+expect "vreg_admin: update_upstream (name, validity)" "$(as vreg_admin "SELECT 'done' FROM containers_vreg.update_upstream(2, $u2, name => 'renamed', cache_validity_hours => 1::smallint)")" "done"
+expect "  name and validity changed" "$("${PSQL[@]}" -d "$DB" -c "SELECT name || ' ' || cache_validity_hours FROM containers_vreg.upstreams WHERE group_id = 2")" "renamed 1"
+expect "vreg_admin: update_upstream (url, clearing the credentials)" "$(as vreg_admin "SELECT 'done' FROM containers_vreg.update_upstream(2, $u2, url => 'https://ghcr.io')")" "done"
+expect "  the credentials are cleared" "$("${PSQL[@]}" -d "$DB" -c "SELECT credentials IS NULL FROM containers_vreg.upstreams WHERE group_id = 2")" "t"
+expect "vreg_admin: update_upstream of an unknown upstream" "$(as vreg_admin "SELECT containers_vreg.update_upstream(2, -1, name => 'x')")" "P0002"
+expect "vreg_admin: delete_upstream" "$(as vreg_admin "SELECT containers_vreg.delete_upstream(2, $u2)")" "t"
+expect "vreg_admin: the functions meet the rules (6th registry)" "$(as vreg_admin "SELECT containers_vreg.create_registry(1, 'r' || g) FROM generate_series(1, 4) g")" "23514"
+for call in "create_registry(2, 'x')" "create_upstream(2, 'https://quay.io')" "update_upstream(1, 21, name => 'x')" "delete_upstream(1, 21)"; do
+  expect "vreg_request cannot call ${call%%(*}" "$(as vreg_request "SELECT containers_vreg.$call")" "42501"
+done
+expect "vreg_worker cannot call create_registry" "$(as vreg_worker "SELECT containers_vreg.create_registry(2, 'x')")" "42501"
 expect "vreg_admin cannot write cache entries" "$(as vreg_admin "UPDATE containers_vreg.cache_entries SET status = 2")" "42501"
 expect "vreg_admin cannot rotate keys" "$(as vreg_admin "SELECT containers_vreg.rotate_credentials()")" "42501"
 
