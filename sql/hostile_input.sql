@@ -78,7 +78,8 @@ INSERT INTO hostile_t.covered VALUES
   ('containers_vreg.create_registry(bigint,text,text)'),
   ('containers_vreg.create_upstream(bigint,text,text,text,smallint,jsonb)'),
   ('containers_vreg.update_upstream(bigint,bigint,text,text,text,smallint,jsonb,boolean)'),
-  ('containers_vreg.delete_upstream(bigint,bigint)');
+  ('containers_vreg.delete_upstream(bigint,bigint)'),
+  ('containers_vreg.check_stored_object(bigint,text,text)');
 SELECT p.oid::regprocedure AS not_covered
   FROM pg_depend d JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
@@ -155,9 +156,9 @@ INSERT INTO hostile_t.calls VALUES
   ('begin_fetch', 'replacing', 'bigint', 'SELECT containers_vreg.begin_fetch(1, 2001, ''alpine/manifests/new'', %s) IS NOT NULL'),
   ('release_fetch', 'group_id', 'bigint', 'SELECT containers_vreg.release_fetch(%s, 2001, ''alpine/manifests/new'')'),
   ('release_fetch', 'upstream_id', 'bigint', 'SELECT containers_vreg.release_fetch(1, %s, ''alpine/manifests/new'')'),
-  ('store_cache_entry', 'group_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(%s, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
-  ('store_cache_entry', 'upstream_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, %s, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
-  ('store_cache_entry', 'size', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', %s, ''\x0000000000000000000000000000000000000000'', ''t'', ''sha256:' || repeat('a', 64) || ''')).size'),
+  ('store_cache_entry', 'group_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(%s, 2001, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''text/plain'', ''sha256:' || repeat('a', 64) || ''')).size'),
+  ('store_cache_entry', 'upstream_id', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, %s, ''library/alpine/manifests/3.21'', ''groups/1/new'', 5, ''\x0000000000000000000000000000000000000000'', ''text/plain'', ''sha256:' || repeat('a', 64) || ''')).size'),
+  ('store_cache_entry', 'size', 'bigint', 'SELECT (containers_vreg.store_cache_entry(1, 2001, ''library/alpine/manifests/3.21'', containers_vreg.begin_fetch(1, 2001, ''library/alpine/manifests/3.21'', (SELECT max(id) FROM containers_vreg.cache_entries WHERE group_id = 1 AND upstream_id = 2001 AND relative_path = ''/library/alpine/manifests/3.21'' AND status = 0)), %s, ''\x0000000000000000000000000000000000000000'', ''text/plain'', ''sha256:' || repeat('a', 64) || ''')).size'),
   ('lock_group_usage', 'group_id', 'bigint', 'SELECT containers_vreg.lock_group_usage(%s)'),
   ('unreferenced_objects', 'group_id', 'bigint', 'SELECT string_agg(k, '' '') FROM containers_vreg.unreferenced_objects(%s, ARRAY[''groups/1/e3001'', ''groups/1/x'']) k'),
   ('create_registry', 'group_id', 'bigint', 'SELECT containers_vreg.create_registry(%s, ''hostile'') IS NOT NULL'),
@@ -165,7 +166,8 @@ INSERT INTO hostile_t.calls VALUES
   ('update_upstream', 'group_id', 'bigint', 'SELECT containers_vreg.update_upstream(%s, 2002, name => ''x'')'),
   ('update_upstream', 'upstream_id', 'bigint', 'SELECT containers_vreg.update_upstream(1, %s, name => ''x'')'),
   ('delete_upstream', 'group_id', 'bigint', 'SELECT containers_vreg.delete_upstream(%s, 2002)'),
-  ('delete_upstream', 'upstream_id', 'bigint', 'SELECT containers_vreg.delete_upstream(1, %s)');
+  ('delete_upstream', 'upstream_id', 'bigint', 'SELECT containers_vreg.delete_upstream(1, %s)'),
+  ('check_stored_object', 'group_id', 'bigint', 'SELECT containers_vreg.check_stored_object(%s, ''groups/1/x'', ''text/plain'')');
 
 -- A scratch hash-partitioned table without partitions for create_hash_partitions.
 CREATE TABLE hostile_t.hp (k bigint) PARTITION BY HASH (k);

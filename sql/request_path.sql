@@ -240,7 +240,7 @@ SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, '
 SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, 'a/manifests/t', 1, 'f', '\x11')$$);   -- 23514 sha1 length
 SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, 'a/manifests/t', 1, 'f', '\x1111111111111111111111111111111111111111', NULL, NULL, '\x11')$$);  -- 23514 md5 length
 SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, 'a/manifests/t', 1, '', '\x1111111111111111111111111111111111111111')$$);  -- 23514 empty file
-SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, 'a/manifests/t', 1, 'f', '\x1111111111111111111111111111111111111111', '')$$);  -- 23514 empty content type
+SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, 'a/manifests/t', 1, 'f', '\x1111111111111111111111111111111111111111', '')$$);  -- 22023 empty content type: not a media type
 SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, 'a/manifests/t', 1, 'f', '\x1111111111111111111111111111111111111111', NULL, repeat('e', 256))$$);  -- 23514 etag length
 -- the same bad inputs against an existing entry (the update branch)
 SELECT vreg_test.err($$SELECT * FROM containers_vreg.upsert_cache_entry(1, 21, 'alpine/manifests/3.21', -1, 'f', '\x1111111111111111111111111111111111111111')$$);

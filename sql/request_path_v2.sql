@@ -60,7 +60,7 @@ SELECT f, vreg_test.err(stmt) AS result
     ('claim_fetch', $$SELECT containers_vreg.claim_fetch(6, 61, '/v2/library/alpine/manifests/latest')$$),
     ('begin_fetch', $$SELECT containers_vreg.begin_fetch(6, 62, '/v2/alpine/manifests/latest')$$),
     ('release_fetch', $$SELECT containers_vreg.release_fetch(6, 61, 'v2/library/alpine/manifests/latest')$$),
-    ('store_cache_entry', format($$SELECT * FROM containers_vreg.store_cache_entry(6, 61, '/v2/library/alpine/blobs/%s', 'groups/6/k', 1, %L, 't', %L)$$, :'da', :'sha1', :'da'))
+    ('store_cache_entry', format($$SELECT * FROM containers_vreg.store_cache_entry(6, 61, '/v2/library/alpine/blobs/%s', 'groups/6/k', 1, %L, 'text/plain', %L)$$, :'da', :'sha1', :'da'))
   ) AS t(f, stmt);
 -- the hint reaches the caller through the SQL functions too
 SELECT pg_temp.err_hint(format($$SELECT * FROM containers_vreg.upsert_cache_entry(6, 61, 'v2/library/alpine/manifests/latest', 1, 'f', %L)$$, :'sha1'));
@@ -69,9 +69,10 @@ SELECT vreg_test.state() = :'s0' AS unchanged,
        (SELECT count(*) FROM containers_vreg.download_buffer) AS buffered;
 
 -- a repository named library/v2 goes all the way: lease, store, resolve ---------------
-SELECT containers_vreg.begin_fetch(6, 61, 'library/v2/manifests/latest') LIKE 'groups/6/upstreams/61/%' AS leased;
+SELECT containers_vreg.begin_fetch(6, 61, 'library/v2/manifests/latest') AS v2key \gset
+SELECT :'v2key' LIKE 'groups/6/upstreams/61/%' AS leased;
 SELECT relative_path, digest = :'da' AS digest
-  FROM containers_vreg.store_cache_entry(6, 61, 'library/v2/manifests/latest', 'groups/6/v2tag', 1, :'sha1',
+  FROM containers_vreg.store_cache_entry(6, 61, 'library/v2/manifests/latest', :'v2key', 1, :'sha1',
                                          'application/vnd.oci.image.manifest.v1+json', :'da');
 SELECT result, upstream_id, relative_path FROM containers_vreg.resolve(6, 60, '/library/v2/manifests/latest');
 -- and a one-component v2 on Docker Hub is library/v2 there

@@ -44,6 +44,49 @@ COMMENT ON FUNCTION @extschema@.resolve(bigint, bigint, text) IS
   'resolve(group_id bigint, registry_id bigint, path text) -> (result text, entry_id, upstream_id, position, relative_path, object_storage_key, file, size bigint bytes, content_type, upstream_etag, digest). Among the registry''s upstreams in position order the first with a live entry for the path wins (a digest path matches that digest under any name); result is hit, stale (a tag manifest older than its upstream''s cache_validity_hours, or any tag when that is 0) or miss with the other columns NULL. Writes nothing; errors: 22004 NULL argument; 22023 bad path (see parse_request_path); P0002 registry not in the group.';
 REVOKE ALL ON FUNCTION @extschema@.resolve(bigint, bigint, text) FROM PUBLIC;
 
+-- check_stored_object ---------------------------------------------------------
+-- The rules of cache_entries_object_storage_key_check, checked before the
+-- insert so that a bad key is 22023 with a message naming the argument, not
+-- 23514 with the whole row in its DETAIL. The content type is sent back as an
+-- HTTP header by every service: a value with a CR or LF would split the
+-- response. The table CHECK on content_type stays as it is (only its length):
+-- changing it would make an update scan every cache entry.
+CREATE FUNCTION @extschema@.check_stored_object(group_id bigint, object_storage_key text, content_type text)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  prefix text;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  prefix := @extschema@.object_storage_prefix(group_id);
+  IF object_storage_key IS NOT NULL AND NOT starts_with(object_storage_key, prefix) THEN
+    RAISE EXCEPTION 'object_storage_key must lie under the group''s prefix %', prefix
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF object_storage_key IS NOT NULL
+     AND NOT (octet_length(object_storage_key) <= 1024
+              AND octet_length(object_storage_key) > octet_length(prefix)
+              AND object_storage_key ~ '^[A-Za-z0-9!_.*''()/-]+$'
+              AND object_storage_key !~ '(^|/)\.\.?(/|$)'
+              AND object_storage_key !~ '//'
+              AND right(object_storage_key, 1) <> '/') THEN
+    RAISE EXCEPTION 'object_storage_key % breaks the key rules', quote_literal(left(object_storage_key, 100))
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('A key lies under %s, has at most 1024 bytes of A-Z a-z 0-9 !_.*''()/- and no empty, "." or ".." segment, and does not end in /.', prefix);
+  END IF;
+  -- RFC 6838 restricted names for type and subtype, then optional
+  -- ;parameters in printable ASCII (no control character, so no CR or LF).
+  IF content_type IS NOT NULL
+     AND NOT (char_length(content_type) <= 255
+              AND content_type ~ '^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}( *;[ -~]*)?$') THEN
+    RAISE EXCEPTION 'content_type must be a media type of at most 255 characters: type/subtype, then optional ;parameters in printable ASCII'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example application/octet-stream or text/plain; charset=UTF-8. Services send it back as an HTTP header.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION @extschema@.check_stored_object(bigint, text, text) IS
+  'check_stored_object(group_id bigint, object_storage_key text, content_type text) -> void. Internal: the argument checks of upsert_cache_entry and store_cache_entry; a NULL key or type passes. Errors: 22004 NULL group_id; 22023 a key outside the group''s prefix or breaking the key rules of cache_entries (over 1024 bytes, a character outside A-Z a-z 0-9 !_.*''()/-, an empty, "." or ".." segment, a trailing /), and a content_type that is not a media type (type/subtype of RFC 6838 token characters, optional ;parameters in printable ASCII, at most 255 characters; so never a control character).';
+REVOKE ALL ON FUNCTION @extschema@.check_stored_object(bigint, text, text) FROM PUBLIC;
+
 -- upsert_cache_entry ----------------------------------------------------------
 CREATE FUNCTION @extschema@.upsert_cache_entry(group_id bigint, upstream_id bigint, path text,
   size bigint, file text, file_sha1 bytea, content_type text DEFAULT NULL,
@@ -96,12 +139,7 @@ BEGIN
     RAISE EXCEPTION 'file_md5 must be NULL or 16 bytes, not %', octet_length(v_md5)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF v_given_key IS NOT NULL
-     AND NOT starts_with(v_given_key, @extschema@.object_storage_prefix(v_group)) THEN
-    RAISE EXCEPTION 'object_storage_key must lie under the group''s prefix %',
-      @extschema@.object_storage_prefix(v_group)
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM @extschema@.check_stored_object(v_group, v_given_key, v_type);
 
   -- KEY SHARE: a concurrent delete of the upstream (which marks its live
   -- entries pending destruction) waits for us, so no live entry outlives it.
@@ -174,7 +212,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) IS
-  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint bytes, file text, file_sha1 bytea 20 bytes, content_type text, upstream_etag text, file_md5 bytea 16 bytes, object_storage_key text) -> the live cache_entries row. After a fetch, inserts or updates the one live entry of (group, upstream, canonical path), safe under any number of concurrent callers: a NULL content_type keeps the stored media type, a NULL key keeps the live entry''s key or generates one, and a different key queues the old entry for destruction. Errors: 22004 NULL required argument; 22023 bad path, size outside 0..1 TiB, bad checksum length, key outside the group''s prefix or an ETag digest contradicting the path; P0002 upstream not in the group; 23514, 23505 column limits and key uniqueness.';
+  'upsert_cache_entry(group_id bigint, upstream_id bigint, path text, size bigint bytes, file text, file_sha1 bytea 20 bytes, content_type text, upstream_etag text, file_md5 bytea 16 bytes, object_storage_key text) -> the live cache_entries row. After a fetch, inserts or updates the one live entry of (group, upstream, canonical path), safe under any number of concurrent callers: a NULL content_type keeps the stored media type, a NULL key keeps the live entry''s key or generates one, and a different key queues the old entry for destruction. Errors: 22004 NULL required argument; 22023 bad path, size outside 0..1 TiB, bad checksum length, a key outside the group''s prefix or breaking the key rules of cache_entries (a .. segment, //, a trailing /, a character outside A-Z a-z 0-9 !_.*''()/-), a content_type that is not a media type (type/subtype, optional ;parameters in printable ASCII, no control character) or an ETag digest contradicting the path; P0002 upstream not in the group; 23514, 23505 column limits and key uniqueness.';
 REVOKE ALL ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint, text, bytea, text, text, bytea, text) FROM PUBLIC;
 
 -- mark_checked ----------------------------------------------------------------

@@ -242,6 +242,10 @@ CREATE FUNCTION @extschema@.upstreams_mark_entries() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM @extschema@.check_trigger_context('upstreams_mark_entries', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
+  -- No store can slip past this: upsert_cache_entry and store_cache_entry
+  -- hold a KEY SHARE lock on the upstream row while they insert, which the
+  -- DELETE waits for, so this statement (a fresh snapshot) sees their entry;
+  -- a store that comes after the delete finds no upstream (P0002).
   UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
    WHERE e.group_id = OLD.group_id AND e.upstream_id = OLD.id AND e.status = 0 /* live */;
   RETURN NULL;
@@ -311,6 +315,9 @@ CREATE TABLE @extschema@.fetch_leases (
   upstream_id   bigint      NOT NULL,
   relative_path text        NOT NULL,
   leased_until  timestamptz NOT NULL,
+  -- the key begin_fetch handed out: store_cache_entry stores only under the
+  -- key of a lease that still exists (NULL for claim_fetch's leases)
+  object_storage_key text COLLATE "C",
   CONSTRAINT fetch_leases_pkey PRIMARY KEY (group_id, upstream_id, relative_path),
   -- the same byte limit as cache_entries.relative_path: the key stays far
   -- below the btree entry limit whatever a raw INSERT writes
@@ -318,20 +325,32 @@ CREATE TABLE @extschema@.fetch_leases (
     CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/')
 );
 COMMENT ON TABLE @extschema@.fetch_leases IS
-  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of begin_fetch or claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted.';
+  'Fetch leases (ephemeral, not dumped): while leased_until is in the future, one caller of begin_fetch or claim_fetch owns the upstream fetch of (upstream, relative_path). Deleted when a live entry for the path is inserted, when the upstream''s url changes, by release_fetch and, once expired, by prune_fetch_leases. object_storage_key is the key begin_fetch handed out (NULL for claim_fetch): store_cache_entry stores only while a lease with its key exists, so an expired lease still counts until another caller takes it over (with another key) or it is pruned.';
+COMMENT ON COLUMN @extschema@.fetch_leases.object_storage_key IS
+  'The object key begin_fetch returned with this lease, the fencing token store_cache_entry checks; NULL for a lease taken by claim_fetch, whose caller gets no key.';
 
 CREATE FUNCTION @extschema@.claim_fetch(group_id bigint, upstream_id bigint, path text,
                                         lease interval DEFAULT '30 seconds')
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  key text;
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
   PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
   -- The same lease as begin_fetch (sql/install/70_service.sql), which holds
-  -- the one copy of the rule; the object key it returns is not needed here.
-  RETURN @extschema@.begin_fetch(group_id, upstream_id, path, NULL, lease) IS NOT NULL;
+  -- the one copy of the rule. Our caller never sees the key, so the lease
+  -- keeps none: no store_cache_entry can present it.
+  key := @extschema@.begin_fetch(group_id, upstream_id, path, NULL, lease);
+  IF key IS NULL THEN
+    RETURN false;
+  END IF;
+  UPDATE @extschema@.fetch_leases l SET object_storage_key = NULL
+   WHERE l.group_id = claim_fetch.group_id AND l.upstream_id = claim_fetch.upstream_id
+     AND l.object_storage_key = key;
+  RETURN true;
 END $$;
 COMMENT ON FUNCTION @extschema@.claim_fetch(bigint, bigint, text, interval) IS
   'claim_fetch(group_id bigint, upstream_id bigint, path text, lease interval DEFAULT ''30 seconds'') -> boolean. After a miss, true to exactly one of many concurrent callers for the same upstream and path (normalised as upsert_cache_entry stores it), who fetches; false to the others and when a live entry exists, so a cold path is fetched once. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';

@@ -19,6 +19,7 @@ DECLARE
   v_url text;
   rel_path text;
   won boolean;
+  v_key text;
 BEGIN
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_lease(lease);
@@ -36,12 +37,18 @@ BEGIN
   -- cache_entries finds and releases it. A bad path is 22023, as there.
   SELECT p.relative_path INTO rel_path
     FROM @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(v_url)) p;
+  v_key := @extschema@.object_storage_prefix(group_id) OPERATOR(pg_catalog.||) 'upstreams/'
+           OPERATOR(pg_catalog.||) upstream_id::text OPERATOR(pg_catalog.||) '/'
+           OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text;
   -- One statement: a concurrent caller waits on the uncommitted lease row,
-  -- then finds it taken. An expired lease is taken over in place.
-  INSERT INTO @extschema@.fetch_leases AS l (group_id, upstream_id, relative_path, leased_until)
-  VALUES (begin_fetch.group_id, begin_fetch.upstream_id, rel_path, pg_catalog.clock_timestamp() + lease)
+  -- then finds it taken. An expired lease is taken over in place, with the
+  -- new key: the former holder's store_cache_entry is then refused.
+  INSERT INTO @extschema@.fetch_leases AS l
+         (group_id, upstream_id, relative_path, leased_until, object_storage_key)
+  VALUES (begin_fetch.group_id, begin_fetch.upstream_id, rel_path,
+          pg_catalog.clock_timestamp() + lease, v_key)
   ON CONFLICT ON CONSTRAINT fetch_leases_pkey DO UPDATE
-     SET leased_until = EXCLUDED.leased_until
+     SET leased_until = EXCLUDED.leased_until, object_storage_key = EXCLUDED.object_storage_key
    WHERE l.leased_until < pg_catalog.clock_timestamp()
   RETURNING true INTO won;
   IF won IS NULL THEN
@@ -61,12 +68,10 @@ BEGIN
        AND l.relative_path = rel_path;
     RETURN NULL;
   END IF;
-  RETURN @extschema@.object_storage_prefix(group_id) OPERATOR(pg_catalog.||) 'upstreams/'
-         OPERATOR(pg_catalog.||) upstream_id::text OPERATOR(pg_catalog.||) '/'
-         OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text;
+  RETURN v_key;
 END $$;
 COMMENT ON FUNCTION @extschema@.begin_fetch(bigint, bigint, text, bigint, interval) IS
-  'begin_fetch(group_id bigint, upstream_id bigint, path text, replacing bigint DEFAULT NULL, lease interval DEFAULT ''30 seconds'') -> text. After a miss (or a stale tag that changed), leases the fetch of the path and returns a fresh object-storage key under the group''s prefix, where the caller writes the object before store_cache_entry makes it live; NULL to every other concurrent caller, and when a live entry exists other than the one given as replacing. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';
+  'begin_fetch(group_id bigint, upstream_id bigint, path text, replacing bigint DEFAULT NULL, lease interval DEFAULT ''30 seconds'') -> text. After a miss (or a stale tag that changed), leases the fetch of the path and returns a fresh object-storage key under the group''s prefix, where the caller writes the object before store_cache_entry makes it live (the key is also the lease''s fencing token: store_cache_entry refuses it once the lease is gone or taken over); NULL to every other concurrent caller, and when a live entry exists other than the one given as replacing. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';
 REVOKE ALL ON FUNCTION @extschema@.begin_fetch(bigint, bigint, text, bigint, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.release_fetch(group_id bigint, upstream_id bigint, path text)
@@ -99,11 +104,15 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_path_digest text;
   v_etag_digest text;
+  v_rel text;
   v_row @extschema@.cache_entries;
 BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(group_id, 'group_id');
+  PERFORM @extschema@.lifecycle_check_not_null(upstream_id, 'upstream_id');
   PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
   PERFORM @extschema@.lifecycle_check_not_null(object_storage_key, 'object_storage_key');
   PERFORM @extschema@.lifecycle_check_not_null(digest, 'digest');
+  PERFORM @extschema@.check_stored_object(group_id, object_storage_key, content_type);
   IF digest !~ '^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$' THEN
     RAISE EXCEPTION 'digest must be sha256:<64 hex> or sha512:<128 hex>'
       USING ERRCODE = 'invalid_parameter_value';
@@ -119,6 +128,36 @@ BEGIN
     RAISE EXCEPTION 'upstream ETag names digest % but the content''s digest is %', v_etag_digest, digest
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- The lease is the fencing token. First the upstream row (KEY SHARE, as
+  -- upsert_cache_entry takes it): a url change or a delete of the upstream
+  -- waits for this store, or this store waits for it, and always in this
+  -- order, so the two never deadlock. Then the caller's lease, locked: it is
+  -- gone when the url changed (the trigger deletes the leases), when another
+  -- caller took the expired lease over (it has that caller's key) or when it
+  -- was pruned; then the object came from a fetch that no longer counts and
+  -- must not become live. An expired lease still present still counts. The
+  -- lease stays locked until the insert deletes it (the AFTER INSERT trigger),
+  -- so no url change, takeover or prune can happen in between.
+  SELECT p.relative_path INTO v_rel
+    FROM @extschema@.upstreams u
+   CROSS JOIN LATERAL @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(u.url)) p
+   WHERE u.group_id = store_cache_entry.group_id AND u.id = store_cache_entry.upstream_id
+     FOR KEY SHARE OF u;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upstream % of group % does not exist', upstream_id, group_id
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  PERFORM FROM @extschema@.fetch_leases l
+   WHERE l.group_id = store_cache_entry.group_id AND l.upstream_id = store_cache_entry.upstream_id
+     AND l.relative_path = v_rel AND l.object_storage_key = store_cache_entry.object_storage_key
+     FOR UPDATE OF l;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'the fetch lease of this path is gone: the upstream changed or the lease was taken over; do not cache this object'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = pg_catalog.format('No fetch lease of upstream %s for %s has the key %s: the upstream''s url changed, another caller took the expired lease over, or it was released or pruned.',
+                                       upstream_id, v_rel, pg_catalog.quote_literal(object_storage_key)),
+            HINT = 'Delete the object written under this key and fetch again with a new begin_fetch; store only under the key of a lease from begin_fetch.';
+  END IF;
   v_row := @extschema@.upsert_cache_entry(group_id, upstream_id, path, size, coalesce(file, digest),
              file_sha1, content_type, upstream_etag, file_md5, object_storage_key);
   IF v_row.digest IS DISTINCT FROM digest THEN
@@ -132,7 +171,7 @@ BEGIN
   RETURN v_row;
 END $$;
 COMMENT ON FUNCTION @extschema@.store_cache_entry(bigint, bigint, text, text, bigint, bytea, text, text, text, bytea, text) IS
-  'store_cache_entry(group_id bigint, upstream_id bigint, path text, object_storage_key text, size bigint bytes, file_sha1 bytea 20 bytes, content_type text, digest text, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL, file text DEFAULT NULL) -> the live cache_entries row. The end of a fetch: upsert_cache_entry under the key from begin_fetch with the digest the upstream named, and one download counted, in one call. Errors: those of upsert_cache_entry, and 22023 for a digest that is malformed or contradicts the path''s or the ETag''s.';
+  'store_cache_entry(group_id bigint, upstream_id bigint, path text, object_storage_key text, size bigint bytes, file_sha1 bytea 20 bytes, content_type text, digest text, upstream_etag text DEFAULT NULL, file_md5 bytea DEFAULT NULL, file text DEFAULT NULL) -> the live cache_entries row. The end of a fetch: upsert_cache_entry under the key from begin_fetch with the digest the upstream named, and one download counted, in one call. Stores only while the caller''s lease exists with this key (an expired lease counts until it is taken over or pruned). Errors: those of upsert_cache_entry (22004 NULL required argument; 22023 bad path, size, checksum length, key or content_type; P0002 upstream not in the group); 22023 for a digest that is malformed or contradicts the path''s or the ETag''s; 55000 no fetch lease of the path has this key (the upstream''s url changed, the lease was taken over by another caller, released or pruned): the object must not be cached, delete it.';
 REVOKE ALL ON FUNCTION @extschema@.store_cache_entry(bigint, bigint, text, text, bigint, bytea, text, text, text, bytea, text) FROM PUBLIC;
 
 -- A url change points the upstream at another host: nothing fetched from the
@@ -142,14 +181,23 @@ CREATE FUNCTION @extschema@.upstreams_url_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM @extschema@.check_trigger_context('upstreams_url_changed', TG_RELID, TG_WHEN, TG_LEVEL, TG_OP);
-  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
-   WHERE e.group_id = NEW.group_id AND e.upstream_id = NEW.id AND e.status = 0 /* live */;
+  -- The leases go first, then the entries. A store_cache_entry that holds
+  -- its lease row locked makes the DELETE wait until it commits; the UPDATE
+  -- below is a new statement with a new snapshot (READ COMMITTED, VOLATILE
+  -- function), so it sees that store's entry and marks it. A store that comes
+  -- later finds no lease and is refused. In the other order a store could
+  -- commit between the two statements: its entry missed by the UPDATE, its
+  -- lease already consumed, a fetch from the old host served as a hit. (A
+  -- store also holds the upstream row KEY SHARE, which this url update waits
+  -- for anyway; the order keeps the rule right without relying on that.)
   DELETE FROM @extschema@.fetch_leases l
    WHERE l.group_id = NEW.group_id AND l.upstream_id = NEW.id;
+  UPDATE @extschema@.cache_entries e SET status = 2 /* pending destruction */
+   WHERE e.group_id = NEW.group_id AND e.upstream_id = NEW.id AND e.status = 0 /* live */;
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION @extschema@.upstreams_url_changed() IS
-  'Trigger function (internal), AFTER UPDATE OF url on upstreams when the url changed: marks every live entry of the upstream pending destruction and drops its fetch leases, so nothing fetched from the old host is served again. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
+  'Trigger function (internal), AFTER UPDATE OF url on upstreams when the url changed: drops the upstream''s fetch leases, then marks every live entry of the upstream pending destruction, so nothing fetched from the old host is served again: a fetch still running is refused by store_cache_entry (55000), one storing at that moment is waited for and marked. Fired anywhere but as the extension''s own trigger (another relation, timing, level or event, or called directly): 39P01; not executable by PUBLIC.';
 REVOKE ALL ON FUNCTION @extschema@.upstreams_url_changed() FROM PUBLIC;
 CREATE TRIGGER upstreams_url_changed AFTER UPDATE OF url ON @extschema@.upstreams
   FOR EACH ROW WHEN (OLD.url IS DISTINCT FROM NEW.url)

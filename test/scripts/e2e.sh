@@ -527,6 +527,62 @@ sweep=$("$E2E_HERE/registry-service" --db "$(conn e2e_request)" --worker-db "$(c
 check "  the sweep deletes it: the object directory and the live entries match exactly" \
   "$sweep $([ -e "$E2E/objects/$kept" ] && echo present || echo deleted) $(objects_vs_entries | cut -c1-5)" "1 deleted match"
 
+# -- a url change while a fetch from the old host is running ---------------------
+# A slow fake upstream (it answers 3 s after the request) serves a tag
+# manifest; 1 s into the fetch the upstream's url is pointed at another host.
+# The fetch's lease is gone with the change, so store_cache_entry refuses
+# (55000): the service deletes the verified object and answers 503, and the
+# next pull fetches from the new host. Nothing of the old host is served.
+cat > "$E2E/fake-upstream.py" <<'PY'
+import hashlib, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port, delay, body, log = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3].encode(), sys.argv[4]
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if not self.path.endswith("/manifests/latest"):
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
+        with open(log, "a") as f:
+            f.write(self.path + "\n")
+        time.sleep(delay)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+PA=$(e2e_free_port); PB=$(e2e_free_port)
+/usr/bin/python3 "$E2E/fake-upstream.py" "$PA" 3 '{"host": "old"}' "$E2E/fake-old.log" 2>>"$E2E/fake.log" & E2E_PIDS+=($!)
+/usr/bin/python3 "$E2E/fake-upstream.py" "$PB" 0 '{"host": "new"}' "$E2E/fake-new.log" 2>>"$E2E/fake.log" & E2E_PIDS+=($!)
+sql "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (43, 1, 'fence');
+     INSERT INTO containers_vreg.upstreams (group_id, id, url, name) VALUES (43, 31, 'http://127.0.0.1:$PA', 'slow');
+     SELECT containers_vreg.attach_upstream(43, 1, 31);" >/dev/null || not_ok "group 43: registry 1 with the slow upstream"
+for _ in $(seq 1 50); do
+  curl -s -o /dev/null "http://127.0.0.1:$PA/" && curl -s -o /dev/null "http://127.0.0.1:$PB/" && break; sleep 0.1
+done
+FENCE_URL="http://$SVC/v2/virtual_registries/container/43/1/e2e/slow/manifests/latest"
+curl -s -o "$E2E/fence-1.body" -w '%{http_code}' "$FENCE_URL" > "$E2E/fence-1.code" & fence_curl=$!
+for _ in $(seq 1 100); do [ -s "$E2E/fake-old.log" ] && break; sleep 0.05; done
+sleep 1
+sql "UPDATE containers_vreg.upstreams SET url = 'http://127.0.0.1:$PB' WHERE group_id = 43 AND id = 31" >/dev/null
+wait "$fence_curl"
+check "a fetch from the old host running across the url change: 503, the body says nothing was cached" \
+  "$(cat "$E2E/fence-1.code") $(grep -c 'the upstream changed while the object was fetched; nothing was cached, retry' "$E2E/fence-1.body")" "503 1"
+check "  no entry of the upstream is live and no object of group 43 is left in storage" \
+  "$(sql "SELECT count(*) FROM containers_vreg.cache_entries WHERE group_id = 43 AND status = 0") $(find "$E2E/objects/groups/43" -type f 2>/dev/null | wc -l)" "0 0"
+code2=$(curl -s -o "$E2E/fence-2.body" -w '%{http_code}' "$FENCE_URL")
+code3=$(curl -s -o "$E2E/fence-3.body" -w '%{http_code}' "$FENCE_URL")
+check "  the next pulls fetch from the new host and serve its manifest, never the old one" \
+  "$code2 $(cat "$E2E/fence-2.body") $code3 $(cat "$E2E/fence-3.body") $(wc -l < "$E2E/fake-old.log") $(wc -l < "$E2E/fake-new.log")" \
+  '200 {"host": "new"} 200 {"host": "new"} 1 1'
+check "  one live entry, with the new host's digest" \
+  "$(sql "SELECT count(*), min(digest) FROM containers_vreg.cache_entries WHERE group_id = 43 AND status = 0" | tr '|' ' ')" \
+  "1 sha256:$(printf '%s' '{"host": "new"}' | sha256sum | cut -c1-64)"
+
 # -- resolve on a streaming replica, writes on the primary -----------------------
 REPLICA_DIR="$E2E/replica"
 RPORT=$(pgc_free_port)
