@@ -10,7 +10,7 @@ DB=vreg_docs
 "${PSQL[@]}" -d "$DB" -c "CREATE EXTENSION containers_vreg" >/dev/null
 funcs=$("${PSQL[@]}" -d "$DB" -c "
   SELECT p.proname || ' ' || (pg_catalog.obj_description(p.oid, 'pg_proc') IS NOT NULL)
-         || ' ' || (p.prorettype = 'trigger'::regtype OR NOT has_function_privilege('public', p.oid, 'EXECUTE') AND p.proname ~ '^(lifecycle_check_|end_destruction|limits$)')
+         || ' ' || (p.prorettype = 'trigger'::regtype OR NOT has_function_privilege('public', p.oid, 'EXECUTE') AND p.proname ~ '^(lifecycle_check_|check_stored_object$|end_destruction|limits$)')
     FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
     JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'containers_vreg' ORDER BY 1")
 "${PSQL[@]}" -d postgres -c "DROP DATABASE $DB" >/dev/null
