@@ -11,6 +11,8 @@
 #   * what the update locks and reads, with and without the prebuild;
 #   * a constraint left not validated, or validated but defined otherwise,
 #     is replaced by the update (and only that one);
+#   * a row over a new byte limit stops the prebuild at its validation (the
+#     constraint stays NOT VALID) and then the update (23514, still 0.2.0);
 #   * a leftover invalid index (a failed concurrent build) is dropped and
 #     built again, by the prebuild script and by the update alike;
 #   * a parent index of another definition under the new name stops the
@@ -220,7 +222,25 @@ members "$DB" > "$WORK/replaced.txt"
 if d=$(diff "$WORK/fresh.txt" "$WORK/replaced.txt"); then ok "and every member is defined as in a fresh install"
 else not_ok "and every member is defined as in a fresh install" "$d"; fi
 
-# 6. an index of another definition under the new name stops the update
+# 6. a row over the new byte limit (a raw INSERT: 300 four-byte characters)
+new_db
+q "INSERT INTO containers_vreg.cache_entries (group_id, upstream_id, relative_path, size, file, object_storage_key, file_sha1)
+   VALUES (3, 31, '/' || repeat(U&'\+01F600', 300), 1, 'f', containers_vreg.object_storage_prefix(3) || 'raw', decode(repeat('ab', 20), 'hex'))" >/dev/null
+out=$("$PGC_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=terse -d "$DB" -f scripts/prebuild-0.3.0-indexes.sql 2>&1)
+check "the prebuild stops at the validation, naming the constraint" \
+  "$(grep -o 'ERROR:.*' <<<"$out" | sed 's/"cache_entries_[0-9]*"/"cache_entries_NN"/')" \
+  'ERROR:  check constraint "cache_entries_relative_path_check" of relation "cache_entries_NN" is violated by some row'
+bad=$(grep -o 'relation "cache_entries_[0-9]*"' <<<"$out" | grep -o 'cache_entries_[0-9]*')
+check "the constraint stays NOT VALID on that partition and the parent (the new one: new rows are checked)" \
+  "$(q "SELECT string_agg(convalidated::text, ',' ORDER BY conrelid::regclass::text) FROM pg_constraint
+         WHERE conname = 'cache_entries_relative_path_check'
+           AND conrelid IN ('containers_vreg.cache_entries'::regclass, 'containers_vreg.${bad:-none}'::regclass)")|$(q "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'cache_entries_relative_path_check' AND conrelid = 'containers_vreg.cache_entries'::regclass")" \
+  "false,false|CHECK ((((octet_length(relative_path) >= 1) AND (octet_length(relative_path) <= 1024)) AND (\"left\"(relative_path, 1) = '/'::text))) NOT VALID"
+out=$("${PSQL[@]}" -d "$DB" -c "\\set VERBOSITY sqlstate" -c "ALTER EXTENSION containers_vreg UPDATE" 2>&1)
+check "the update then fails too: 23514, and the database stays at 0.2.0" \
+  "$out|$(q "SELECT extversion FROM pg_extension WHERE extname = 'containers_vreg'")" "ERROR:  23514|0.2.0"
+
+# 7. an index of another definition under the new name stops the update
 new_db
 q "CREATE INDEX cache_entries_live_digest_upstream_idx ON containers_vreg.cache_entries (group_id, digest)" >/dev/null
 out=$("${PSQL[@]}" -d "$DB" -c "\\set VERBOSITY sqlstate" -c "ALTER EXTENSION containers_vreg UPDATE" 2>&1)
