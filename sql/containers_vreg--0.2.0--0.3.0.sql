@@ -17,11 +17,11 @@
 -- indexes as every query takes them. Taking a weaker lock for the build and
 -- a stronger one for the drop, or upstreams only later for its constraint,
 -- deadlocked with running queries (measured at 10 million entries). Readers and
--- writers wait until the update commits (the constraints below hold the
--- same lock for their check of every row anyway). To build the indexes
--- beforehand without blocking writers, run
--- scripts/prebuild-0.3.0-indexes.sql with psql (one CREATE INDEX
--- CONCURRENTLY per partition, then the parent index attached):
+-- writers wait until the update commits (the constraints below, unless
+-- added beforehand, hold the same lock for their check of every row). To
+-- build the indexes and add the constraints beforehand without blocking
+-- writers, run scripts/prebuild-0.3.0-indexes.sql with psql (one CREATE
+-- INDEX CONCURRENTLY per partition, then the parent index attached):
 -- an index found here under its name, valid and of exactly this definition,
 -- is kept and not built again. A leftover of a failed concurrent build
 -- (invalid, under the name a partition's index would get) is dropped first,
@@ -225,26 +225,72 @@ COMMENT ON FUNCTION @extschema@.upsert_cache_entry(bigint, bigint, text, bigint,
 -- most 1024 bytes, in cache_entries and in fetch_leases. Existing rows are
 -- checked: a row over the limit can only come from a raw INSERT (the API
 -- writes printable ASCII) and makes the update fail naming the constraint.
--- (The whole update is one transaction that holds ACCESS EXCLUSIVE from the
--- DROP CONSTRAINT on, so ADD ... NOT VALID plus VALIDATE would scan the same
--- rows under the same lock; the constraints are added valid, as a fresh
--- install has them.)
-ALTER TABLE @extschema@.cache_entries
-  DROP CONSTRAINT cache_entries_relative_path_check,
-  ADD CONSTRAINT cache_entries_relative_path_check
-    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'),
-  DROP CONSTRAINT cache_entries_object_storage_key_check,
-  ADD CONSTRAINT cache_entries_object_storage_key_check
-    CHECK (octet_length(object_storage_key) <= 1024
+-- That check reads every row under the ACCESS EXCLUSIVE lock taken above.
+-- scripts/prebuild-0.3.0-indexes.sql adds these constraints beforehand
+-- without blocking readers and writers (ADD ... NOT VALID, then VALIDATE):
+-- a constraint found here under its name, validated (on every partition
+-- too) and of exactly this definition is kept and its rows are not read
+-- again; one that is not validated or defined otherwise (0.2.0's) is
+-- replaced by one added valid, as a fresh install has it.
+DO $$
+DECLARE
+  want record;
+  have record;
+  clauses text[];
+  tab pg_catalog.regclass;
+  saved_path text := pg_catalog.current_setting('search_path');
+BEGIN
+  -- pg_get_constraintdef qualifies the functions of @extschema@ only when
+  -- that schema is not on the search path
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  FOR want IN
+    SELECT * FROM (VALUES
+      ('@extschema@.cache_entries'::pg_catalog.regclass, 'cache_entries_relative_path_check',
+       $d$CHECK ((((octet_length(relative_path) >= 1) AND (octet_length(relative_path) <= 1024)) AND ("left"(relative_path, 1) = '/'::text)))$d$,
+       $e$octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'$e$),
+      ('@extschema@.cache_entries'::pg_catalog.regclass, 'cache_entries_object_storage_key_check',
+       $d$CHECK (((octet_length(object_storage_key) <= 1024) AND starts_with(object_storage_key, @extschema@.object_storage_prefix(group_id)) AND (octet_length(object_storage_key) > octet_length(@extschema@.object_storage_prefix(group_id))) AND (object_storage_key ~ '^[A-Za-z0-9!_.*''()/-]+$'::text) AND (object_storage_key !~ '(^|/)\.\.?(/|$)'::text) AND (object_storage_key !~ '//'::text) AND ("right"(object_storage_key, 1) <> '/'::text)))$d$,
+       $e$octet_length(object_storage_key) <= 1024
            AND starts_with(object_storage_key, @extschema@.object_storage_prefix(group_id))
            AND octet_length(object_storage_key) > octet_length(@extschema@.object_storage_prefix(group_id))
            AND object_storage_key ~ '^[A-Za-z0-9!_.*''()/-]+$'
            AND object_storage_key !~ '(^|/)\.\.?(/|$)'
            AND object_storage_key !~ '//'
-           AND right(object_storage_key, 1) <> '/');
-ALTER TABLE @extschema@.fetch_leases
-  ADD CONSTRAINT fetch_leases_relative_path_check
-    CHECK (octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/');
+           AND right(object_storage_key, 1) <> '/'$e$),
+      ('@extschema@.fetch_leases'::pg_catalog.regclass, 'fetch_leases_relative_path_check',
+       $d$CHECK ((((octet_length(relative_path) >= 1) AND (octet_length(relative_path) <= 1024)) AND ("left"(relative_path, 1) = '/'::text)))$d$,
+       $e$octet_length(relative_path) BETWEEN 1 AND 1024 AND left(relative_path, 1) = '/'$e$)
+    ) AS w(tab, name, def, expr)
+  LOOP
+    IF tab IS DISTINCT FROM want.tab THEN
+      -- one ALTER TABLE per table: it checks every row once for all its constraints
+      IF clauses IS NOT NULL THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s %s', tab, pg_catalog.array_to_string(clauses, ', '));
+      END IF;
+      tab := want.tab;
+      clauses := NULL;
+    END IF;
+    SELECT k.convalidated, pg_catalog.pg_get_constraintdef(k.oid) AS def,
+           NOT EXISTS (SELECT FROM pg_catalog.pg_inherits h
+                         JOIN pg_catalog.pg_constraint pk ON pk.conrelid = h.inhrelid
+                        WHERE h.inhparent = k.conrelid AND pk.conname = k.conname
+                          AND NOT pk.convalidated) AS parts_validated
+      INTO have
+      FROM pg_catalog.pg_constraint k
+     WHERE k.conrelid = want.tab AND k.conname = want.name AND k.contype = 'c';
+    IF FOUND AND have.convalidated AND have.parts_validated AND have.def = want.def THEN
+      CONTINUE;                 -- added and validated beforehand: keep it
+    END IF;
+    clauses := clauses
+      || CASE WHEN FOUND THEN ARRAY[pg_catalog.format('DROP CONSTRAINT %I', want.name)] ELSE '{}' END
+      || pg_catalog.format('ADD CONSTRAINT %I CHECK (%s)', want.name, want.expr);
+  END LOOP;
+  IF clauses IS NOT NULL THEN
+    EXECUTE pg_catalog.format('ALTER TABLE %s %s', tab, pg_catalog.array_to_string(clauses, ', '));
+  END IF;
+  PERFORM pg_catalog.set_config('search_path', saved_path, true);
+END
+$$;
 COMMENT ON COLUMN @extschema@.cache_entries.relative_path IS
   'Request path under /v2/ with a leading slash: /library/alpine/manifests/3.21, /library/alpine/blobs/sha256:... At most 1024 bytes (a btree entry is limited in bytes); printable ASCII when written through the API.';
 COMMENT ON FUNCTION @extschema@.parse_request_path(text, boolean) IS

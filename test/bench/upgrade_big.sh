@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How long ALTER EXTENSION containers_vreg UPDATE (0.2.0 -> current) takes on
-# a big table, what it blocks, and the same with the indexes built
-# beforehand by scripts/prebuild-0.3.0-indexes.sql. A throwaway cluster as in
+# a big table, what it blocks, and the same with the indexes built and the
+# constraints added and validated beforehand by
+# scripts/prebuild-0.3.0-indexes.sql. A throwaway cluster as in
 # test/bench/run.sh; the data is the benchmark's (test/bench/gen.sql),
 # written at 0.2.0. While each step runs, two pgbench clients keep going, one
 # resolving (a reader) and one storing entries (a writer), each logging every
@@ -136,7 +137,7 @@ SQL
 echo "== the update as it is"
 step "ALTER EXTENSION containers_vreg UPDATE (builds the indexes)" "$DB" \
   update_noting_locks "$DB" "$WORK/locks-plain"
-echo "== indexes built beforehand"
+echo "== indexes and constraints prebuilt"
 step "psql -f scripts/prebuild-0.3.0-indexes.sql" "${DB}_pre" \
   "${PSQL[@]}" -d "${DB}_pre" -f scripts/prebuild-0.3.0-indexes.sql
 step "then ALTER EXTENSION containers_vreg UPDATE" "${DB}_pre" \
@@ -154,7 +155,7 @@ MD=$OUT/upgrade-$SCALE.md
   echo "|---|---:|---:|---:|---:|---:|"
   awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$RES"
   echo
-  echo "Locks the update holds on cache_entries and its partitions until it commits: $LOCKS_PLAIN (with the indexes built beforehand: $LOCKS_PRE)."
+  echo "Locks the update holds on cache_entries and its partitions until it commits: $LOCKS_PLAIN (with the indexes and constraints prebuilt: $LOCKS_PRE)."
 } > "$MD"
 echo; cat "$MD"
 DONE=1
