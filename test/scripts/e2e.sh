@@ -314,9 +314,12 @@ new0=$(curl -s -I "http://$SVC/v2/$VR/e2e/retag0/manifests/latest" | grep -i doc
 check "validity 0: the next pull after a re-push serves the new digest" \
   "$([ "$new0" != "$old0" ] && [ "$new0" = "$new_up" ] && echo new)" new
 R2=$(e2e_mark up2)
-curl -s -o /dev/null "http://$SVC/v2/$VR/e2e/retag0/manifests/latest"
+reval_code=$(curl -s -o /dev/null -D "$E2E/reval.headers" -w '%{http_code}' "http://$SVC/v2/$VR/e2e/retag0/manifests/latest")
+reval=$(tr -d '\r' < "$E2E/reval.headers" | awk 'tolower($1) == "docker-content-digest:" {print $2}')
 check "an unchanged tag is revalidated with one HEAD and no GET" \
   "$(e2e_requests_since up2 "$R2" '"HEAD /v2/e2e/retag0/manifests/latest HTTP/1.1" (200|304)') $(e2e_requests_since up2 "$R2" '"GET ')" "1 0"
+check "  and served: the upstream's 304 (or 200 with the same digest) answers the client 200 with the stored digest" \
+  "$reval_code $reval" "200 $new0"
 
 # -- upstream down; content that does not match its digest ----------------------
 sql "UPDATE containers_vreg.cache_entries SET upstream_checked_at = now() - interval '25 hours' WHERE group_id = 42 AND relative_path = '/e2e/multi/manifests/latest' AND status = 0"
