@@ -115,6 +115,8 @@ SELECT vreg_test.state() AS s3 \gset
 -- refusals, each leaving the tables unchanged
 SELECT vreg_test.err(format('SELECT containers_vreg.update_upstream(7, %s, credentials => %L, clear_credentials => true)', :u2, '{"username": "a", "password": "b"}')) AS both_credentials_and_clear;
 SELECT vreg_test.err(format('SELECT containers_vreg.update_upstream(7, %s, clear_credentials => NULL)', :u2)) AS null_clear;
+SELECT vreg_test.err(format('SELECT containers_vreg.update_upstream(7, %s, credentials => %L)', :u2, '{}')) AS empty_credentials;
+SELECT vreg_test.err(format('SELECT containers_vreg.update_upstream(7, %s, credentials => %L)', :u2, '{"username": "", "password": ""}')) AS empty_strings;
 SELECT vreg_test.err($$SELECT containers_vreg.update_upstream(NULL, 1, name => 'x')$$) AS null_group;
 SELECT vreg_test.err($$SELECT containers_vreg.update_upstream(7, NULL, name => 'x')$$) AS null_upstream;
 SELECT vreg_test.err($$SELECT containers_vreg.update_upstream(7, -1, name => 'x')$$) AS unknown_upstream;

@@ -88,6 +88,17 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Give credentials to replace them, or clear_credentials => true to remove them.';
   END IF;
+  -- {} and two empty strings mean "no credentials" to the table; here they
+  -- would remove the stored ones, which only clear_credentials may do (a form
+  -- that sends empty fields for "unchanged" must not wipe a password).
+  IF credentials IS NOT NULL
+     AND (credentials OPERATOR(pg_catalog.=) '{}'::jsonb
+          OR (credentials OPERATOR(pg_catalog.->>) 'username' OPERATOR(pg_catalog.=) ''
+              AND credentials OPERATOR(pg_catalog.->>) 'password' OPERATOR(pg_catalog.=) '')) THEN
+    RAISE EXCEPTION 'empty credentials do not remove the stored ones'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Leave credentials NULL to keep them, or give clear_credentials => true to remove them.';
+  END IF;
   -- Only the columns given are set: a column in the SET list fires its
   -- UPDATE OF triggers, and credentials written back would be taken as new.
   IF url IS NOT NULL THEN sets := sets || 'url = $3'::text; END IF;
@@ -126,7 +137,7 @@ BEGIN
   END IF;
 END $$;
 COMMENT ON FUNCTION @extschema@.update_upstream(bigint, bigint, text, text, text, smallint, jsonb, boolean) IS
-  'update_upstream(group_id bigint, upstream_id bigint, url text DEFAULT NULL, name text DEFAULT NULL, description text DEFAULT NULL, cache_validity_hours smallint DEFAULT NULL (hours), credentials jsonb DEFAULT NULL (plaintext {"username", "password"}), clear_credentials boolean DEFAULT false) -> void. Changes the given columns of the upstream in one UPDATE with the caller''s rights (UPDATE on those columns, SELECT on group_id and id; row-level security applies); a NULL argument keeps the column (description is emptied with '''', stored as given), and credentials are removed only by clear_credentials => true. The table''s rules then decide as for the same UPDATE: a changed url clears the credentials unless new ones are given in the same call, and marks the upstream''s live entries pending destruction. Errors: 22004 NULL group_id, upstream_id or clear_credentials; 22023 both credentials and clear_credentials, or malformed credentials; P0002 upstream not in the group (also when nothing is to change); 23514, 23505 and the keyring errors as create_upstream; 42501 missing privileges. A CHECK error shows no row.';
+  'update_upstream(group_id bigint, upstream_id bigint, url text DEFAULT NULL, name text DEFAULT NULL, description text DEFAULT NULL, cache_validity_hours smallint DEFAULT NULL (hours), credentials jsonb DEFAULT NULL (plaintext {"username", "password"}), clear_credentials boolean DEFAULT false) -> void. Changes the given columns of the upstream in one UPDATE with the caller''s rights (UPDATE on those columns, SELECT on group_id and id; row-level security applies); a NULL argument keeps the column (description is emptied with '''', stored as given), and credentials are removed only by clear_credentials => true. The table''s rules then decide as for the same UPDATE: a changed url clears the credentials unless new ones are given in the same call, and marks the upstream''s live entries pending destruction. Errors: 22004 NULL group_id, upstream_id or clear_credentials; 22023 both credentials and clear_credentials, empty credentials ({} or two empty strings: use clear_credentials), or malformed credentials; P0002 upstream not in the group (also when nothing is to change); 23514, 23505 and the keyring errors as create_upstream; 42501 missing privileges. A CHECK error shows no row.';
 REVOKE ALL ON FUNCTION @extschema@.update_upstream(bigint, bigint, text, text, text, smallint, jsonb, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.delete_upstream(group_id bigint, upstream_id bigint)
