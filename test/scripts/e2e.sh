@@ -206,7 +206,7 @@ check "  then a pull still works: the manifest (200, its digest) and a pull with
 check "  the service holds at most 16 connections of the request role (its request and read pools, 8 each)" \
   "$([ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'e2e_request'")" -le 16 ] && echo "at most 16")" "at most 16"
 
-# ids beyond bigint and percent-encoded paths are refused by the service:
+# ids beyond bigint, percent-encoding and control characters are refused by the service:
 # DESCRIPTION|PATH AFTER /v2/|BODY AND STATUS
 while IFS='|' read -r what path want; do
   check "$what" "$(curl -s -m 10 -w ' %{http_code}' "http://$SVC/v2/$path")" "$want"
@@ -214,8 +214,9 @@ done <<'CASES'
 a group id beyond 64 bits: 404 NAME_UNKNOWN naming it|virtual_registries/container/99999999999999999999/1/e2e/docker/manifests/latest|{"errors": [{"code": "NAME_UNKNOWN", "message": "no such group: the group id 99999999999999999999 is not a 64-bit integer"}]} 404
 a registry id of 2^63: 404 NAME_UNKNOWN naming it|virtual_registries/container/42/9223372036854775808/e2e/docker/manifests/latest|{"errors": [{"code": "NAME_UNKNOWN", "message": "no such registry: the registry id 9223372036854775808 is not a 64-bit integer"}]} 404
 a registry id of 2^63 - 1 reaches the database: 404 NAME_UNKNOWN|virtual_registries/container/42/9223372036854775807/e2e/docker/manifests/latest|{"errors": [{"code": "NAME_UNKNOWN", "message": "registry 9223372036854775807 of group 42 does not exist"}]} 404
-a percent-encoded name: 400 NAME_INVALID|virtual_registries/container/42/1/e2e%2Fdocker/manifests/latest|{"errors": [{"code": "NAME_INVALID", "message": "the repository name and reference must not be percent-encoded (OCI names and references never need a '%')"}]} 400
-a percent-encoded reference: 400 NAME_INVALID|virtual_registries/container/42/1/e2e/docker/manifests/lat%65st|{"errors": [{"code": "NAME_INVALID", "message": "the repository name and reference must not be percent-encoded (OCI names and references never need a '%')"}]} 400
+a percent-encoded name: 400 NAME_INVALID|virtual_registries/container/42/1/e2e%2Fdocker/manifests/latest|{"errors": [{"code": "NAME_INVALID", "message": "the request path must be printable ASCII without percent-encoding (OCI names and references never need a '%' or a control character)"}]} 400
+a percent-encoded reference: 400 NAME_INVALID|virtual_registries/container/42/1/e2e/docker/manifests/lat%65st|{"errors": [{"code": "NAME_INVALID", "message": "the request path must be printable ASCII without percent-encoding (OCI names and references never need a '%' or a control character)"}]} 400
+an encoded '/' that would change the route: 400 NAME_INVALID, not 404|virtual_registries/container/42/1/e2e%2Fmanifests/latest|{"errors": [{"code": "NAME_INVALID", "message": "the request path must be printable ASCII without percent-encoding (OCI names and references never need a '%' or a control character)"}]} 400
 CASES
 
 # an upstream whose Content-Type would inject a header (folded onto a second line)
