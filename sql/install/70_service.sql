@@ -7,6 +7,7 @@
 --
 --   miss:  resolve -> registry_upstreams -> begin_fetch (key) -> fetch, verify,
 --          write the object under the key -> store_cache_entry (live + counted)
+--          during a long fetch: renew_fetch every third of the lease
 --          on failure: release_fetch
 -- ---------------------------------------------------------------------------
 
@@ -95,6 +96,35 @@ END $$;
 COMMENT ON FUNCTION @extschema@.release_fetch(bigint, bigint, text) IS
   'release_fetch(group_id bigint, upstream_id bigint, path text) -> boolean. Gives a fetch lease back after the fetch failed, so the next caller fetches at once instead of waiting for it to expire; true when there was one. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path.';
 REVOKE ALL ON FUNCTION @extschema@.release_fetch(bigint, bigint, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.renew_fetch(group_id bigint, upstream_id bigint, path text,
+                                        object_storage_key text,
+                                        lease interval DEFAULT '30 seconds')
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  rel_path text;
+BEGIN
+  PERFORM @extschema@.lifecycle_check_not_null(path, 'path');
+  PERFORM @extschema@.lifecycle_check_not_null(object_storage_key, 'object_storage_key');
+  PERFORM @extschema@.lifecycle_check_lease(lease);
+  PERFORM @extschema@.lifecycle_check_upstream(group_id, upstream_id);
+  -- the lease key as begin_fetch made it (22023 for a bad path)
+  SELECT p.relative_path INTO rel_path
+    FROM @extschema@.upstreams u
+   CROSS JOIN LATERAL @extschema@.parse_request_path(path, @extschema@.is_docker_hub_url(u.url)) p
+   WHERE u.group_id = renew_fetch.group_id AND u.id = renew_fetch.upstream_id;
+  -- Only the holder's lease (the key is the fencing token): one taken over
+  -- by another caller has that caller's key and is left alone.
+  UPDATE @extschema@.fetch_leases l
+     SET leased_until = pg_catalog.clock_timestamp() + lease
+   WHERE l.group_id = renew_fetch.group_id AND l.upstream_id = renew_fetch.upstream_id
+     AND l.relative_path = rel_path AND l.object_storage_key = renew_fetch.object_storage_key;
+  RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION @extschema@.renew_fetch(bigint, bigint, text, text, interval) IS
+  'renew_fetch(group_id bigint, upstream_id bigint, path text, object_storage_key text, lease interval DEFAULT ''30 seconds'') -> boolean. Keeps a long fetch''s lease: sets the lease of the path with the key from begin_fetch to expire lease from now (call it well within the lease, e.g. every third of it, so that no other caller takes it over and prune_fetch_leases does not delete it). True when the lease was found; false when it is gone (the upstream''s url changed, another caller took it over, or it was released or pruned): then stop the fetch and do not store, store_cache_entry would refuse it. Errors: 22004 NULL argument; P0002 upstream not in the group; 22023 bad path or a lease not positive or over 365 days.';
+REVOKE ALL ON FUNCTION @extschema@.renew_fetch(bigint, bigint, text, text, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.store_cache_entry(group_id bigint, upstream_id bigint, path text,
   object_storage_key text, size bigint, file_sha1 bytea, content_type text, digest text,

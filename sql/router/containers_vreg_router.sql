@@ -66,6 +66,14 @@ RETURNS text LANGUAGE plproxy AS $$
   TARGET containers_vreg.begin_fetch;
 $$;
 
+CREATE OR REPLACE FUNCTION vreg_router.renew_fetch(group_id bigint, upstream_id bigint, path text,
+  object_storage_key text, lease interval DEFAULT '30 seconds')
+RETURNS boolean LANGUAGE plproxy AS $$
+  CLUSTER 'vreg';
+  RUN ON vreg_router.shard_of(group_id);
+  TARGET containers_vreg.renew_fetch;
+$$;
+
 CREATE OR REPLACE FUNCTION vreg_router.release_fetch(group_id bigint, upstream_id bigint, path text)
 RETURNS boolean LANGUAGE plproxy AS $$
   CLUSTER 'vreg';

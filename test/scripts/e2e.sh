@@ -541,6 +541,7 @@ cat > "$E2E/fake-upstream.py" <<'PY'
 import hashlib, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, delay, body, log = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3].encode(), sys.argv[4]
+trickle = float(sys.argv[5]) if len(sys.argv) > 5 else 0   # seconds to send the body over
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
@@ -554,7 +555,12 @@ class H(BaseHTTPRequestHandler):
         self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if trickle <= 0:
+            self.wfile.write(body); return
+        n = 40
+        for i in range(n):
+            self.wfile.write(body[i * len(body) // n:(i + 1) * len(body) // n]); self.wfile.flush()
+            time.sleep(trickle / n)
     def log_message(self, *args):
         pass
 ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
@@ -586,6 +592,40 @@ check "  the next pulls fetch from the new host and serve its manifest, never th
 check "  one live entry, with the new host's digest" \
   "$(sql "SELECT count(*), min(digest) FROM containers_vreg.cache_entries WHERE group_id = 43 AND status = 0" | tr '|' ' ')" \
   "1 sha256:$(printf '%s' '{"host": "new"}' | sha256sum | cut -c1-64)"
+
+# -- a download longer than the fetch lease ---------------------------------------
+# The service with --fetch-lease 3 (the worker prunes expired leases every
+# second) pulls a manifest that a fake upstream trickles over 8 s. The lease
+# is renewed every second, so it is never pruned: 200, the entry live. An
+# expired lease of another path, made 1 s into the download, is pruned
+# meanwhile: the prune ran during the download.
+e2e_service_stop
+e2e_service_start --db "$(conn e2e_request)" --fetcher-db "$(conn e2e_fetcher)" --worker-db "$(conn e2e_worker)" \
+  --fetch-lease 3 || not_ok "the service restarts with --fetch-lease 3"
+TRICKLE_BODY="{\"trickle\": \"$(head -c 3000 /dev/zero | tr '\0' x)\"}"
+PT=$(e2e_free_port)
+/usr/bin/python3 "$E2E/fake-upstream.py" "$PT" 0 "$TRICKLE_BODY" "$E2E/fake-trickle.log" 8 2>>"$E2E/fake.log" & E2E_PIDS+=($!)
+sql "INSERT INTO containers_vreg.registries (group_id, id, name) VALUES (44, 1, 'trickle');
+     INSERT INTO containers_vreg.upstreams (group_id, id, url, name) VALUES (44, 41, 'http://127.0.0.1:$PT', 'trickle');
+     SELECT containers_vreg.attach_upstream(44, 1, 41);" >/dev/null || not_ok "group 44: registry 1 with the trickling upstream"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$PT/" && break; sleep 0.1; done
+TRICKLE_URL="http://$SVC/v2/virtual_registries/container/44/1/e2e/trickle/manifests/latest"
+t0=$SECONDS
+curl -s -o "$E2E/trickle.body" -w '%{http_code}' "$TRICKLE_URL" > "$E2E/trickle.code" & trickle_curl=$!
+for _ in $(seq 1 100); do [ -s "$E2E/fake-trickle.log" ] && break; sleep 0.05; done
+sleep 1
+sql "INSERT INTO containers_vreg.fetch_leases (group_id, upstream_id, relative_path, leased_until)
+     VALUES (44, 41, '/e2e/trickle/manifests/expired', now() - interval '1 minute')" >/dev/null
+sleep 4
+mid_lease=$(sql "SELECT count(*) FROM containers_vreg.fetch_leases
+                  WHERE group_id = 44 AND relative_path = '/e2e/trickle/manifests/latest' AND leased_until > clock_timestamp()")
+wait "$trickle_curl"
+check "a download of 8 s with a 3 s lease: 200, the lease renewed (alive 5 s in), the body the upstream's" \
+  "$(cat "$E2E/trickle.code") $mid_lease $([ $((SECONDS - t0)) -ge 7 ] && echo slow) $(cmp -s "$E2E/trickle.body" <(printf '%s' "$TRICKLE_BODY") && echo same)" \
+  "200 1 slow same"
+check "  the entry is live with the body's digest, its lease consumed, and the worker's prune ran meanwhile" \
+  "$(sql "SELECT count(*), min(digest) FROM containers_vreg.cache_entries WHERE group_id = 44 AND status = 0" | tr '|' ' ') $(sql "SELECT count(*) FROM containers_vreg.fetch_leases WHERE group_id = 44")" \
+  "1 sha256:$(printf '%s' "$TRICKLE_BODY" | sha256sum | cut -c1-64) 0"
 
 # -- resolve on a streaming replica, writes on the primary -----------------------
 REPLICA_DIR="$E2E/replica"

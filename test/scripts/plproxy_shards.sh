@@ -411,6 +411,8 @@ else
     same "release_fetch, group $g: true while the lease is held" t "$(direct "$s" "SELECT $call")" "$(routed "SELECT ${call/containers_vreg./vreg_router.}")"
     same "  then false (it is given back on shard ${s#s})" f "$(direct "$s" "SELECT $call")" "$(routed "SELECT ${call/containers_vreg./vreg_router.}")"
     key=$(routed "SELECT vreg_router.begin_fetch($g, $m, '$P')")
+    call="containers_vreg.renew_fetch($g, $m, '$P', '$key', '1 minute')"
+    same "renew_fetch, group $g: true for the holder's key, on the owning shard" t "$(direct "$s" "SELECT $call")" "$(routed "SELECT ${call/containers_vreg./vreg_router.}")"
     call="containers_vreg.store_cache_entry($g, $m, '$P', '$key', 419, $SHA1, 'application/vnd.oci.image.manifest.v1+json', '$DIGEST')"
     cols="relative_path, object_storage_key, size, content_type, digest, status"
     same "store_cache_entry, group $g: the live row stored under the key" \
